@@ -1,0 +1,1 @@
+"""Speaking GitHub Actions: annotations, step summary, outputs. Only the CLI imports this."""

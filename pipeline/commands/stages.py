@@ -1,0 +1,107 @@
+"""`pipeline ingest|prepare|validate|train|evaluate|profile|report` and `pipeline gate data|metrics`."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.commands.base import Context, Outcome
+
+
+def _ingest(ctx: Context) -> Outcome:
+    from pipeline.stages import ingest
+
+    dest = ingest.run(ctx.params, ctx.paths)
+    return Outcome([f"ingested {ctx.params.data.source} -> {ctx.paths.rel(dest)}"])
+
+
+def _prepare(ctx: Context) -> Outcome:
+    from pipeline.stages import prepare
+
+    train, test = prepare.run(ctx.params, ctx.paths)
+    return Outcome([f"prepared {ctx.paths.rel(train)} and {ctx.paths.rel(test)}"])
+
+
+def _validate(ctx: Context) -> Outcome:
+    from pipeline.gates.data import to_markdown
+    from pipeline.stages import validate
+
+    verdict = validate.run(ctx.params, ctx.paths, build_docs=not ctx.args.no_docs)
+    return Outcome(
+        [f"{verdict.headline()}: {verdict.summary['expectations']} expectations, "
+         f"report {ctx.paths.rel(ctx.paths.data_gate_md)}"],
+        summary_md=to_markdown(verdict),
+    )
+
+
+def _train(ctx: Context) -> Outcome:
+    from pipeline.stages import train
+
+    meta = train.run(ctx.params, ctx.paths)
+    return Outcome([f"trained {meta['model']} on {meta['train_rows']} rows -> "
+                    f"{ctx.paths.rel(ctx.paths.model)} (sha256 {meta['sha256'][:12]})"])
+
+
+def _evaluate(ctx: Context) -> Outcome:
+    from pipeline.stages import evaluate
+
+    m = evaluate.run(ctx.params, ctx.paths)
+    return Outcome([f"accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} on {m['test_rows']} rows"],
+                   outputs={"accuracy": f"{m['accuracy']:.4f}", "macro_f1": f"{m['macro_f1']:.4f}"})
+
+
+def _metric_gate(ctx: Context) -> Outcome:
+    from pipeline.gates.metrics import to_markdown
+    from pipeline.stages import metric_gate
+
+    verdict = metric_gate.run(ctx.params, ctx.paths, baseline_rev=ctx.args.baseline)
+    lines = [verdict.headline()] + [f"note: {n}" for n in verdict.summary.get("notes", [])]
+    return Outcome(lines, summary_md=to_markdown(verdict))
+
+
+def _profile(ctx: Context) -> Outcome:
+    from pipeline.stages import profile
+
+    suite = profile.run(ctx.params, ctx.paths, bins=ctx.args.bins, threshold=ctx.args.threshold)
+    return Outcome([f"wrote {len(suite['expectations'])} drift expectations to {ctx.params.gates.data.drift_suite}; "
+                    "review and commit it"])
+
+
+def _report(ctx: Context) -> Outcome:
+    from pipeline.stages import report
+
+    text = report.run(ctx.params, ctx.paths, baseline_rev=ctx.args.baseline)
+    return Outcome([f"wrote {ctx.paths.rel(ctx.paths.report_md)}"], summary_md=text if ctx.args.summary else None)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    for name, handler, help_text in (
+        ("ingest", _ingest, "copy data.source into the immutable raw snapshot"),
+        ("prepare", _prepare, "parse raw data against the contract, handle missing values, split"),
+        ("train", _train, "fit the model on the training split"),
+        ("evaluate", _evaluate, "score the model; write metrics and plots"),
+    ):
+        sub.add_parser(name, help=help_text).set_defaults(handler=handler)
+
+    for name in ("validate",):
+        p = sub.add_parser(name, help="data-quality gate (GX 1.x) on the prepared data")
+        p.add_argument("--no-docs", action="store_true", help="skip building GX Data Docs")
+        p.set_defaults(handler=_validate)
+
+    gate = sub.add_parser("gate", help="run a gate: data or metrics")
+    gates = gate.add_subparsers(dest="gate", required=True, metavar="{data,metrics}")
+    d = gates.add_parser("data", help="data-quality gate (same as `pipeline validate`)")
+    d.add_argument("--no-docs", action="store_true", help="skip building GX Data Docs")
+    d.set_defaults(handler=_validate)
+    m = gates.add_parser("metrics", help="metric floors and no-regression against the baseline revision")
+    m.add_argument("--baseline", help="git revision to compare with (default: gates.metrics.baseline_rev)")
+    m.set_defaults(handler=_metric_gate)
+
+    p = sub.add_parser("profile", help="write the drift suite's reference profile from the training split")
+    p.add_argument("--bins", type=int, default=5, help="bins per numeric column (default 5)")
+    p.add_argument("--threshold", type=float, default=0.25, help="KL divergence threshold (default 0.25)")
+    p.set_defaults(handler=_profile)
+
+    r = sub.add_parser("report", help="combine gates, params diff and plots into reports/report.md")
+    r.add_argument("--baseline", help="git revision to compare params with (default: gates.metrics.baseline_rev)")
+    r.add_argument("--summary", action="store_true", help="also append the report to $GITHUB_STEP_SUMMARY")
+    r.set_defaults(handler=_report)

@@ -1,0 +1,1 @@
+"""Gates: pure functions over evidence that return verdicts. No file, network or engine I/O."""

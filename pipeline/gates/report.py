@@ -1,0 +1,52 @@
+"""Composes the one Markdown report for a pull request or the job summary (pure string work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def params_diff(current: dict[str, Any], base: dict[str, Any] | None) -> list[tuple[str, Any, Any]]:
+    if base is None:
+        return []
+    now, before = flatten(current), flatten(base)
+    keys = sorted(set(now) | set(before))
+    return [(k, before.get(k), now.get(k)) for k in keys if now.get(k) != before.get(k)]
+
+
+def compose(
+    *,
+    data_md: str | None,
+    metrics_md: str | None,
+    diff: list[tuple[str, Any, Any]],
+    baseline_label: str,
+    has_baseline_params: bool,
+    plots: list[str],
+    title: str = "ML pipeline report",
+) -> str:
+    lines = [f"## {title}", ""]
+    lines.append(data_md.strip() if data_md else "### ⚠️ Data gate: no report (the validate stage did not run)")
+    lines.append("")
+    lines.append(metrics_md.strip() if metrics_md else "### ⚠️ Metric gate: no report (the gate stage did not run)")
+    lines += ["", f"### Parameters changed vs {baseline_label}", ""]
+    if not has_baseline_params:
+        lines.append(f"_No params.yaml at {baseline_label} to compare with._")
+    elif not diff:
+        lines.append("_No parameter changes._")
+    else:
+        lines += ["| parameter | before | after |", "|---|---|---|"]
+        lines += [f"| `{k}` | {before!r} | {after!r} |" for k, before, after in diff]
+    if plots:
+        lines += ["", "### Plots", ""]
+        lines += [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,136 @@
+"""Typed, frozen parameters loaded once from params.yaml.
+
+Every problem in the file is collected and reported together, each naming its key:
+``params.yaml: gates.metrics.min_accuracy must be <= 1, got 1.7``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ConfigError
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Frozen(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored default.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataParams(_Frozen):
+    source: str = Field(
+        description="'palmerpenguins' for the embedded dataset, or a path to a CSV file to ingest"
+    )
+    raw: str = Field(description="where the immutable raw snapshot lives, relative to the repo root")
+    target: str
+    features: tuple[str, ...] = Field(min_length=1, description="model inputs; a subset of the contract's columns")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    na_values: tuple[str, ...] = ("", "NA", "NaN")
+
+
+class MissingParams(_Frozen):
+    target: Literal["drop", "fail"] = "drop"
+    features: Literal["impute", "drop"] = "impute"
+
+
+class PrepareParams(_Frozen):
+    test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
+    seed: int
+    missing: MissingParams = MissingParams()
+
+
+class RandomForestParams(_Frozen):
+    n_estimators: Annotated[int, Field(ge=1, le=5000)] = 200
+    max_depth: Annotated[int, Field(ge=1)] | None = None
+    min_samples_leaf: Annotated[int, Field(ge=1)] = 1
+
+
+class LogisticRegressionParams(_Frozen):
+    C: Annotated[float, Field(gt=0.0)] = 1.0
+    max_iter: Annotated[int, Field(ge=1)] = 1000
+
+
+class TrainParams(_Frozen):
+    model: Literal["random_forest", "logistic_regression"]
+    seed: int
+    random_forest: RandomForestParams = RandomForestParams()
+    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+
+
+class EvaluateParams(_Frozen):
+    importance_repeats: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+class DataGateParams(_Frozen):
+    suite: str = "gx/expectations/data.json"
+    drift_suite: str = "gx/expectations/drift.json"
+    max_examples: Annotated[int, Field(ge=0, le=100)] = 5
+
+
+class MetricGateParams(_Frozen):
+    min_accuracy: Fraction
+    min_macro_f1: Fraction
+    min_class_recall: Fraction
+    baseline_rev: str = "main"
+    tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
+    compare: tuple[Literal["accuracy", "macro_f1", "roc_auc_ovr"], ...] = ("accuracy", "macro_f1")
+
+
+class GateParams(_Frozen):
+    data: DataGateParams = DataGateParams()
+    metrics: MetricGateParams
+
+
+class Params(_Frozen):
+    data: DataParams
+    prepare: PrepareParams
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+    gates: GateParams
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    got = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return f"{key} is missing; add it (see README 'Parameters')"
+    if kind == "extra_forbidden":
+        return f"{key} is not a known key; remove it or fix its spelling"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"{key} must be {op} {bound}, got {got!r}"
+    if kind == "literal_error":
+        return f"{key} must be one of {ctx.get('expected')}, got {got!r}"
+    return f"{key}: {err['msg'].lower()}, got {got!r}"
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of stage names to settings, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_params(path: Path) -> Params:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: not found at {path}; run from the project root") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path.name}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_params(raw, path.name)

@@ -1,0 +1,1 @@
+"""DVC stages: each module has one `run(params, paths)` that reads and writes files."""

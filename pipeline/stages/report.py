@@ -1,0 +1,29 @@
+"""report: one Markdown file combining both gates, the params diff and the plots."""
+
+from __future__ import annotations
+
+import yaml
+
+from pipeline import baseline
+from pipeline.gates import report
+from pipeline.io import write_text
+from pipeline.params import Params
+from pipeline.paths import Paths
+from pipeline.stages.evaluate import plot_files
+
+
+def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
+    rev = baseline_rev or params.gates.metrics.baseline_rev
+    base = baseline.yaml_at(paths.root, rev, "params.yaml") or baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
+    current = yaml.safe_load(paths.params.read_text(encoding="utf-8"))
+    plots = [f"plots/{p}" for p in plot_files() if (paths.plots / p).is_file()]
+    text = report.compose(
+        data_md=paths.data_gate_md.read_text(encoding="utf-8") if paths.data_gate_md.is_file() else None,
+        metrics_md=paths.metrics_gate_md.read_text(encoding="utf-8") if paths.metrics_gate_md.is_file() else None,
+        diff=report.params_diff(current, base),
+        baseline_label=rev,
+        has_baseline_params=base is not None,
+        plots=plots,
+    )
+    write_text(paths.report_md, text)
+    return text
