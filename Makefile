@@ -11,7 +11,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install run test lint
+.PHONY: help install run test lint engine
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,7 +27,10 @@ run: install ## the main job: `dvc repro` of the whole pipeline on the embedded 
 	$(BIN)/dvc repro
 	$(BIN)/pipeline report
 
-test: install ## the full test suite: unit, integration (real DVC + GX), end-to-end
+engine: ## start the real Docker engine, registry binary and stand-in base images the e2e tests use
+	@scripts/ci/docker-engine.sh || { [ "$${CI:-}" != "true" ] && echo "make: no Docker engine; end-to-end tests will skip (run 'sudo make engine')"; }
+
+test: install engine ## the full test suite: unit, integration (real DVC + GX), end-to-end (real Docker)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy and the import contracts
