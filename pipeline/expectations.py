@@ -35,8 +35,9 @@ def _load_suite(path: Path) -> Any:
     from great_expectations.core.expectation_suite import ExpectationSuite
 
     doc = read_suite(path)
+    wanted = [e["type"] for e in doc["expectations"]]
     try:
-        return ExpectationSuite(
+        suite = ExpectationSuite(
             name=doc["name"],
             expectations=[{"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta", {})}
                           for e in doc["expectations"]],
@@ -45,6 +46,16 @@ def _load_suite(path: Path) -> Any:
     except Exception as exc:  # GX raises several unrelated classes for a malformed suite
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path}: GX rejected the suite ({first}); fix the expectation it names") from None
+    # GX logs and silently drops an expectation it cannot build (an unknown type, bad kwargs):
+    # a typo must not quietly weaken the gate.
+    built = [e.expectation_type for e in suite.expectations]
+    dropped = [t for t in wanted if t not in built or wanted.count(t) > built.count(t)]
+    if dropped:
+        raise ConfigError(
+            f"{path}: GX rejected the suite (could not build {sorted(set(dropped))}); "
+            "fix the expectation type or its kwargs"
+        )
+    return suite
 
 
 def _example_rows(frame: pd.DataFrame, column: str | None, values: list[Any], limit: int) -> list[dict[str, Any]]:
@@ -101,9 +112,11 @@ def _plain_result(res: Any, batch: Batch, max_examples: int) -> dict[str, Any]:
 def _quiet_gx_logging() -> None:
     import logging
 
-    # Some GX modules pin their own logger to INFO at import; quiet every one of them.
+    # Some GX modules pin their own logger to INFO at import, and GX logs (then swallows) errors
+    # we detect and report ourselves in one line. Its logs stay visible with `pipeline -v`.
+    verbose = logging.getLogger("pipeline").isEnabledFor(logging.DEBUG)
     for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 # Up to this many rows a batch is validated once with full detail (observed values, examples)
