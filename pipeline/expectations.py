@@ -14,9 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from pipeline.column_stats import collect
 from pipeline.contract import read_suite
 from pipeline.errors import ConfigError
+from pipeline.gates.proofs import needs_row_keys, provable, prove
 
 # GX phones home unless told not to; CI machines have no route out anyway.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -24,17 +27,23 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 @dataclass(frozen=True)
 class Batch:
-    """One dataframe validated against one suite."""
+    """One table validated against one suite."""
 
     name: str
-    frame: pd.DataFrame
+    table: pa.Table
     suite_path: Path
 
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame, suite_path: Path) -> Batch:
+        return cls(name, pa.Table.from_pandas(frame, preserve_index=False), suite_path)
 
-def _load_suite(path: Path) -> Any:
+    def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
+        return (self.table.select(columns) if columns is not None else self.table).to_pandas()
+
+
+def _gx_suite(doc: dict[str, Any], path: Path) -> Any:
     from great_expectations.core.expectation_suite import ExpectationSuite
 
-    doc = read_suite(path)
     wanted = [e["type"] for e in doc["expectations"]]
     try:
         suite = ExpectationSuite(
@@ -82,7 +91,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plain_result(res: Any, batch: Batch, max_examples: int) -> dict[str, Any]:
+def _plain_result(res: Any, batch: Batch, frame: pd.DataFrame, max_examples: int) -> dict[str, Any]:
     """One GX ExpectationValidationResult as a JSON-friendly dict the pure gate understands."""
     config = res.expectation_config
     kwargs = _plain(dict(config.kwargs)) if config is not None else {}
@@ -105,8 +114,32 @@ def _plain_result(res: Any, batch: Batch, max_examples: int) -> dict[str, Any]:
         "unexpected_values": unexpected[:max_examples],
         "details": detail.get("details"),
         "error": error,
-        "examples": [] if res.success else _example_rows(batch.frame, column, unexpected, max_examples),
+        "examples": [] if res.success else _example_rows(frame, column, unexpected, max_examples),
+        "evaluated_by": "great_expectations",
     }
+
+
+def _proven_result(expectation: dict[str, Any], proof: dict[str, Any], batch: Batch) -> dict[str, Any]:
+    kwargs = _plain(dict(expectation.get("kwargs", {})))
+    return {
+        "batch": batch.name, "suite": batch.suite_path.name, "expectation": expectation["type"],
+        "column": kwargs.get("column"), "kwargs": kwargs, "success": True,
+        "observed": proof.get("observed"), "unexpected_count": proof.get("unexpected_count"),
+        "unexpected_percent": 0.0 if proof.get("unexpected_count") == 0 else None,
+        "unexpected_values": [], "details": None, "error": None, "examples": [],
+        "evaluated_by": "column facts",
+    }
+
+
+def _columns_needed(expectations: list[dict[str, Any]], all_columns: list[str]) -> list[str]:
+    needed: list[str] = []
+    for exp in expectations:
+        kw = exp.get("kwargs", {})
+        names = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
+        if not names or exp["type"].startswith("expect_table_"):
+            return all_columns  # table-level expectations look at the whole table
+        needed += [n for n in names if n in all_columns and n not in needed]
+    return needed
 
 
 def _quiet_gx_logging() -> None:
@@ -119,15 +152,11 @@ def _quiet_gx_logging() -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
-# Up to this many rows a batch is validated once with full detail (observed values, examples)
-# for the report and Data Docs. Above it, GX's SUMMARY format costs ~3x the verdict itself, so
-# the gate first asks GX for verdicts only (BOOLEAN_ONLY: same success logic, same `mostly`
-# arithmetic) and then re-runs with full detail just the expectations that failed.
+# Up to this many rows a batch is validated entirely by GX, for complete observed values and
+# Data Docs at negligible cost. Above it, the gate first proves from exact column facts the
+# expectations whose success is certain (pipeline.gates.proofs) and gives GX the rest -- every
+# possible failure among them -- on just the columns they need.
 DETAIL_ROW_LIMIT = 100_000
-
-
-def _summary_format(max_examples: int) -> dict[str, Any]:
-    return {"result_format": "SUMMARY", "partial_unexpected_count": max(max_examples, 1)}
 
 
 def _run(checkpoint: Any, frame: pd.DataFrame) -> list[Any]:
@@ -140,15 +169,13 @@ def _run(checkpoint: Any, frame: pd.DataFrame) -> list[Any]:
 
 
 def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: int) -> list[dict[str, Any]]:
-    """Validate every batch through a GX checkpoint; return one plain result per expectation."""
+    """Validate every batch; return one plain result per expectation, in suite order."""
     import great_expectations as gx
-    from great_expectations.core.expectation_suite import ExpectationSuite
 
     _quiet_gx_logging()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     source = context.data_sources.add_pandas("pipeline")
-    suites: dict[Path, Any] = {}
     actions: list[Any] = []
     if docs_dir is not None:
         context.add_data_docs_site(
@@ -160,37 +187,37 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
             },
         )
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["pipeline"]))
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(max_examples, 1)}
 
-    def checkpoint_for(name: str, suite: Any, result_format: dict[str, Any], with_docs: bool) -> Any:
-        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+    def gx_results(batch: Batch, doc: dict[str, Any], frame: pd.DataFrame) -> dict[int, Any]:
+        """Run `doc` through a checkpoint; results keyed by the expectation's index in the suite."""
+        suite = context.suites.add(_gx_suite(doc, batch.suite_path))
+        batch_definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe(batch.name)
         validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+            gx.ValidationDefinition(name=batch.name, data=batch_definition, suite=suite)
         )
         # One checkpoint per batch: a checkpoint passes the same batch parameters (dataframe)
         # to all its validation definitions, and each batch here is a different dataframe.
-        return context.checkpoints.add(
-            gx.Checkpoint(name=f"gate_{name}", validation_definitions=[validation],
-                          actions=actions if with_docs else [], result_format=result_format)
-        )
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"gate_{batch.name}", validation_definitions=[validation], actions=actions,
+            result_format=result_format))
+        return {int(res.expectation_config.meta["pipeline_index"]): res for res in _run(checkpoint, frame)}
 
     results: list[dict[str, Any]] = []
     for batch in batches:
-        if batch.suite_path not in suites:
-            suites[batch.suite_path] = context.suites.add(_load_suite(batch.suite_path))
-        suite = suites[batch.suite_path]
-        if len(batch.frame) <= DETAIL_ROW_LIMIT:
-            detailed = _run(checkpoint_for(batch.name, suite, _summary_format(max_examples), True), batch.frame)
-            results.extend(_plain_result(res, batch, max_examples) for res in detailed)
-            continue
-        verdicts = _run(checkpoint_for(batch.name, suite, {"result_format": "BOOLEAN_ONLY"}, True), batch.frame)
-        failed = [res.expectation_config for res in verdicts if not res.success]
-        details: list[Any] = []
-        if failed:
-            retry = context.suites.add(ExpectationSuite(name=f"{suite.name}_failed_{batch.name}", expectations=[
-                {"type": c.type, "kwargs": dict(c.kwargs), "meta": dict(c.meta or {})} for c in failed]))
-            details = _run(checkpoint_for(f"{batch.name}_detail", retry, _summary_format(max_examples), False),
-                           batch.frame)
-        detailed_iter = iter(details)
-        for res in verdicts:
-            results.append(_plain_result(res if res.success else next(detailed_iter), batch, max_examples))
+        doc = read_suite(batch.suite_path)
+        indexed = [{**e, "meta": {**(e.get("meta") or {}), "pipeline_index": i}}
+                   for i, e in enumerate(doc["expectations"])]
+        proofs: list[dict[str, Any] | None] = [None] * len(indexed)
+        if batch.table.num_rows > DETAIL_ROW_LIMIT and provable(indexed):
+            stats = collect(batch.table, row_keys=needs_row_keys(indexed))
+            proofs = [prove(e, stats) for e in indexed]
+        pending = [e for e, proof in zip(indexed, proofs, strict=True) if proof is None]
+        frame = batch.frame(_columns_needed(pending, batch.table.schema.names)) if pending else pd.DataFrame()
+        # Suite names are unique per context; the drift suite is validated against two batches.
+        sub_suite = {**doc, "name": f"{doc['name']}.{batch.name}", "expectations": pending}
+        evaluated = gx_results(batch, sub_suite, frame) if pending else {}
+        for i, (exp, proof) in enumerate(zip(indexed, proofs, strict=True)):
+            results.append(_proven_result(exp, proof, batch) if proof is not None
+                           else _plain_result(evaluated[i], batch, frame, max_examples))
     return results

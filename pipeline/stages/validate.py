@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.errors import DataError, GateFailed
 from pipeline.expectations import Batch, run_checkpoint
@@ -20,16 +21,16 @@ from pipeline.params import Params
 from pipeline.paths import Paths
 
 
-def _read(path: Path, paths: Paths) -> pd.DataFrame:
+def _read(path: Path, paths: Paths) -> pa.Table:
     if not path.is_file():
         raise DataError(f"{paths.rel(path)}: prepared data not found; run `dvc repro prepare` first")
-    return pd.read_parquet(path)
+    return pq.read_table(path)
 
 
 def run(params: Params, paths: Paths, build_docs: bool = True) -> Verdict:
     train = _read(paths.train, paths)
     test = _read(paths.test, paths)
-    full = pd.concat([train, test], ignore_index=True)
+    full = pa.concat_tables([train, test])
     suite = paths.root / params.gates.data.suite
     drift = paths.root / params.gates.data.drift_suite
     batches = [Batch("data", full, suite), Batch("train", train, drift), Batch("test", test, drift)]
