@@ -139,7 +139,7 @@ def _describe(err: Any) -> str:
         return f"{key} must be one of {ctx.get('expected')}, got {got!r}"
     if kind in {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}:
         return f"{key} must be a date like 2030-01-31, got {got!r}"
-    if kind == "string_too_short":
+    if kind in {"string_too_short", "too_short"}:
         return f"{key} must not be empty"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
