@@ -57,10 +57,13 @@ class ScanResult:
     sbom_components: int | None = None
 
 
-def scan_image(ref: str, policy: ScanPolicy) -> ImageScan:
+def open_image(ref: str) -> Any:
+    return engine.get_image(engine.connect(), ref)
+
+
+def scan_image(ref: str, policy: ScanPolicy, image: Any = None) -> ImageScan:
     """Facts, secrets and SBOM of one local image, from the Engine API alone (no container is run)."""
-    client = engine.connect()
-    image = engine.get_image(client, ref)
+    image = image if image is not None else open_image(ref)
     config: dict[str, Any] = image.attrs.get("Config") or {}
     diff_ids = list((image.attrs.get("RootFS") or {}).get("Layers") or [])
     steps = engine.history(image)
@@ -139,12 +142,13 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
 
     image_scan = None
     if req.image:
-        image_scan = scan_image(req.image, policy)
-        if trivy_image and trivy_image != image_scan.image_id:
+        image = open_image(req.image)
+        if trivy_image and trivy_image != image.id:
             raise DataError(
                 f"{paths.rel(req.trivy_report or Path())}: the Trivy report is for image {trivy_image[:19]} "
-                f"but {req.image} is {image_scan.image_id[:19]}; run Trivy on the image you scan and ship"
+                f"but {req.image} is {image.id[:19]}; run Trivy on the image you scan and ship"
             )
+        image_scan = scan_image(req.image, policy, image)
         findings += image_scan.findings
         notes += image_scan.notes
         ran.update({"image", "secrets"})

@@ -43,12 +43,19 @@ def test_a_bad_dockerfile_yields_located_findings_and_inline_ignores_do_not_coun
     found = {f.id: f for f in _lint(tmp_path, BAD)}
     assert {"DL3008", "DL3015", "DL3009", "DL3000", "DL3025"} <= set(found)
     workdir = found["DL3000"]  # its `# hadolint ignore` pragma is disabled: waivers live in scan-policy.yaml
-    assert (workdir.severity, workdir.location, workdir.line, workdir.kind) == (Severity.HIGH, "Dockerfile", 4, "lint")
+    assert (workdir.severity, workdir.location, workdir.line, workdir.kind) == (
+        Severity.HIGH,
+        "Dockerfile",
+        4,
+        "lint",
+    )
     assert found["DL3008"].severity is Severity.MEDIUM
     assert workdir.url == "https://github.com/hadolint/hadolint/wiki/DL3000"
 
 
-def test_a_repository_hadolint_config_cannot_silence_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_repository_hadolint_config_cannot_silence_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".hadolint.yaml").write_text("ignored: [DL3000]\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HADOLINT_IGNORE", "DL3000")

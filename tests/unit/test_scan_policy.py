@@ -18,18 +18,37 @@ TODAY = date(2025, 6, 1)
 ALL = ("hadolint", "trivy", "secrets", "image")
 
 
-def vuln(id_: str = "CVE-2024-0001", package: str = "openssl", severity: Severity = Severity.HIGH,
-         fixed: str = "3.0.14-1", **kw: Any) -> ScanFinding:
-    return ScanFinding("trivy", "vulnerability", id_, package, severity, f"{package} flaw", installed="3.0.11-1",
-                       fixed=fixed, location="app:1 (debian 12.5)", **kw)
+def vuln(
+    id_: str = "CVE-2024-0001",
+    package: str = "openssl",
+    severity: Severity = Severity.HIGH,
+    fixed: str = "3.0.14-1",
+    **kw: Any,
+) -> ScanFinding:
+    return ScanFinding(
+        "trivy",
+        "vulnerability",
+        id_,
+        package,
+        severity,
+        f"{package} flaw",
+        installed="3.0.11-1",
+        fixed=fixed,
+        location="app:1 (debian 12.5)",
+        **kw,
+    )
 
 
 def policy(**raw: Any) -> ScanPolicy:
     return parse_policy(raw)
 
 
-def waiver(id_: str = "CVE-2024-0001", package: str = "openssl", expires: str = "2025-12-31",
-           reason: str = "not reachable: no TLS server in the image") -> dict[str, str]:
+def waiver(
+    id_: str = "CVE-2024-0001",
+    package: str = "openssl",
+    expires: str = "2025-12-31",
+    reason: str = "not reachable: no TLS server in the image",
+) -> dict[str, str]:
     return {"id": id_, "package": package, "reason": reason, "expires": expires}
 
 
@@ -38,6 +57,7 @@ def statuses(verdict) -> dict[str, str]:
 
 
 # ---- the policy file -------------------------------------------------------------------------------------
+
 
 def test_repository_policy_loads_with_the_documented_defaults() -> None:
     loaded = load_policy(REPO / "scan-policy.yaml")
@@ -66,9 +86,14 @@ def test_unknown_keys_and_malformed_waivers_are_reported_together_on_one_line(tm
         load_policy(path)
     message = str(err.value)
     assert "\n" not in message and message.startswith("scan-policy.yaml: ")
-    for expected in ("threshhold is not a known key", "required_scanners[1] must be one of",
-                     "waivers[0].reason must not be empty", "waivers[0].expires must be a date",
-                     "waivers[1].expires is missing", "waivers[1].ticket is not a known key"):
+    for expected in (
+        "threshhold is not a known key",
+        "required_scanners[1] must be one of",
+        "waivers[0].reason must not be empty",
+        "waivers[0].expires must be a date",
+        "waivers[1].expires is missing",
+        "waivers[1].ticket is not a known key",
+    ):
         assert expected in message, message
 
 
@@ -79,21 +104,24 @@ def test_unknown_keys_and_malformed_waivers_are_reported_together_on_one_line(tm
         ("waivers: {id: x}\n", "waivers: input should be a valid"),
         ("- just a list\n", "expected a mapping of policy keys"),
         ("threshold: [HIGH\n", "scan-policy.yaml:2: not valid YAML"),
-        ("waivers:\n  - {id: A, package: b, reason: c, expires: 2030-01-01}\n"
-         "  - {id: a, package: B, reason: d, expires: 2030-02-01}\n", "waivers[1] repeats waivers[0]"),
+        (
+            "waivers:\n  - {id: A, package: b, reason: c, expires: 2030-01-01}\n"
+            "  - {id: a, package: B, reason: d, expires: 2030-02-01}\n",
+            "waivers[1] repeats waivers[0]",
+        ),
         ("secrets: {max_file_bytes: 0}\n", "secrets.max_file_bytes"),
     ],
 )
 def test_bad_policies_fail_with_a_message_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "scan-policy.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match="scan-policy.yaml") as err:
+    with pytest.raises(ConfigError, match=r"scan-policy\.yaml") as err:
         load_policy(path)
     assert expected in str(err.value)
 
 
 def test_missing_policy_file_says_how_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="create scan-policy.yaml"):
+    with pytest.raises(ConfigError, match=r"create scan-policy\.yaml"):
         load_policy(tmp_path / "scan-policy.yaml")
 
 
@@ -104,16 +132,24 @@ def test_severity_names_are_case_insensitive_and_dates_may_be_quoted() -> None:
 
 # ---- thresholds and fixes --------------------------------------------------------------------------------
 
+
 def test_default_policy_blocks_high_and_critical_with_a_fix_only() -> None:
     findings = [
-        vuln("CVE-1", "a", Severity.CRITICAL), vuln("CVE-2", "b", Severity.HIGH),
-        vuln("CVE-3", "c", Severity.MEDIUM), vuln("CVE-4", "d", Severity.LOW),
+        vuln("CVE-1", "a", Severity.CRITICAL),
+        vuln("CVE-2", "b", Severity.HIGH),
+        vuln("CVE-3", "c", Severity.MEDIUM),
+        vuln("CVE-4", "d", Severity.LOW),
         vuln("CVE-5", "e", Severity.CRITICAL, fixed=""),
     ]
     verdict = evaluate(findings, policy(), ALL, TODAY)
     assert not verdict.passed
-    assert statuses(verdict) == {"CVE-1@a": "blocking", "CVE-2@b": "blocking", "CVE-5@e": "reported",
-                                 "CVE-3@c": "reported", "CVE-4@d": "reported"}
+    assert statuses(verdict) == {
+        "CVE-1@a": "blocking",
+        "CVE-2@b": "blocking",
+        "CVE-5@e": "reported",
+        "CVE-3@c": "reported",
+        "CVE-4@d": "reported",
+    }
     unfixed = next(r for r in verdict.findings if r.rule == "CVE-5")
     assert "no fixed version" in unfixed.detail["why"]
 
@@ -136,13 +172,19 @@ def test_unrated_advisories_take_the_policy_severity() -> None:
 
 
 def test_secrets_block_at_any_severity_and_other_kinds_follow_the_threshold() -> None:
-    secret = ScanFinding("trivy", "secret", "jwt-token", "/app/.env", Severity.LOW, "JWT", location="/app/.env")
-    lint = ScanFinding("hadolint", "lint", "DL3008", "Dockerfile", Severity.MEDIUM, "pin", location="Dockerfile",
-                       line=3)
+    secret = ScanFinding(
+        "trivy", "secret", "jwt-token", "/app/.env", Severity.LOW, "JWT", location="/app/.env"
+    )
+    lint = ScanFinding(
+        "hadolint", "lint", "DL3008", "Dockerfile", Severity.MEDIUM, "pin", location="Dockerfile", line=3
+    )
     image = ScanFinding("image", "image", "image.root-user", "config.User", Severity.HIGH, "runs as root")
     verdict = evaluate([secret, lint, image], policy(), ALL, TODAY)
-    assert statuses(verdict) == {"jwt-token@/app/.env": "blocking", "image.root-user@config.User": "blocking",
-                                 "DL3008@Dockerfile": "reported"}
+    assert statuses(verdict) == {
+        "jwt-token@/app/.env": "blocking",
+        "image.root-user@config.User": "blocking",
+        "DL3008@Dockerfile": "reported",
+    }
 
 
 def test_no_findings_and_all_scanners_pass() -> None:
@@ -160,6 +202,7 @@ def test_a_required_scanner_that_did_not_run_blocks() -> None:
 
 
 # ---- waivers ---------------------------------------------------------------------------------------------
+
 
 def test_a_valid_waiver_lets_its_finding_through_and_says_why() -> None:
     verdict = evaluate([vuln()], policy(waivers=[waiver()]), ALL, TODAY)
@@ -208,13 +251,23 @@ def test_today_decides_expiry() -> None:
 
 # ---- Markdown and SARIF ----------------------------------------------------------------------------------
 
+
 def _mixed_verdict():
     findings = [
         vuln("CVE-LOW", "zlib1g", Severity.LOW),
         vuln("CVE-HIGH", "libc6", Severity.HIGH),
         vuln("CVE-WAIVED", "openssl", Severity.CRITICAL),
-        ScanFinding("hadolint", "lint", "DL3000", "Dockerfile", Severity.HIGH, "Use absolute WORKDIR | now",
-                    location="Dockerfile", line=4, url="https://github.com/hadolint/hadolint/wiki/DL3000"),
+        ScanFinding(
+            "hadolint",
+            "lint",
+            "DL3000",
+            "Dockerfile",
+            Severity.HIGH,
+            "Use absolute WORKDIR | now",
+            location="Dockerfile",
+            line=4,
+            url="https://github.com/hadolint/hadolint/wiki/DL3000",
+        ),
     ]
     return evaluate(findings, policy(waivers=[waiver("CVE-WAIVED")]), ALL, TODAY)
 
@@ -247,7 +300,10 @@ def test_sarif_has_one_rule_per_id_levels_from_the_verdict_and_suppressed_waiver
     assert results["CVE-HIGH"]["level"] == "error" and results["CVE-LOW"]["level"] == "note"
     assert results["CVE-WAIVED"]["suppressions"][0]["justification"].startswith("waived until 2025-12-31")
     lint = results["DL3000"]["locations"][0]["physicalLocation"]
-    assert lint == {"artifactLocation": {"uri": "Dockerfile", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 4}}
+    assert lint == {
+        "artifactLocation": {"uri": "Dockerfile", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 4},
+    }
     image = results["CVE-HIGH"]["locations"][0]
     assert image["physicalLocation"]["artifactLocation"]["uri"] == "docker/Dockerfile"
     assert image["logicalLocations"][0]["name"] == "app:1 (debian 12.5)"
