@@ -6,7 +6,13 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
+from pipeline.errors import GateFailed
+from pipeline.gates.verdict import Verdict
+
+# GitHub shows at most 10 error annotations per step; the SARIF upload carries the rest.
+MAX_ANNOTATIONS = 10
 
 
 def _date(text: str) -> date:
@@ -14,6 +20,23 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2030-01-31, got {text!r}") from None
+
+
+def _annotate(verdict: Verdict, dockerfile: str | None) -> None:
+    if not github.in_actions():
+        return
+    for finding in verdict.blocking[:MAX_ANNOTATIONS]:
+        d = finding.detail
+        in_file = d["kind"] == "lint" and d["location"]
+        print(
+            github.annotation(
+                "error",
+                f"{finding.where}: {finding.message}",
+                file=d["location"] if in_file else dockerfile,
+                line=d["line"] if in_file else None,
+                title=f"{finding.rule} ({d['scanner']})",
+            )
+        )
 
 
 def _scan(ctx: Context) -> Outcome:
@@ -37,6 +60,10 @@ def _scan(ctx: Context) -> Outcome:
         pip_audit_report=at(args.pip_audit_report),
     )
     result = run(request, ctx.paths)
+    _annotate(result.verdict, ctx.paths.rel(dockerfile) if dockerfile else None)
+    report = ctx.paths.rel(request.out_dir / "scan.md")
+    if not result.verdict.passed:
+        raise GateFailed(f"{result.verdict.headline()}; see {report}", result.markdown)
     s = result.verdict.summary
     lines = [
         f"{result.verdict.headline()}: {s['findings']} findings, {s['waived']} waived, "

@@ -19,6 +19,13 @@ from pipeline.scan.policy import ScanPolicy, Severity
 Kind = Literal["vulnerability", "misconfiguration", "secret", "lint", "image", "policy"]
 Status = Literal["blocking", "waived", "reported"]
 _ORDER = {"blocking": 0, "waived": 1, "reported": 2}
+_INPUTS = {
+    "hadolint": "pass --dockerfile PATH",
+    "trivy": "pass --trivy-report PATH (Trivy runs in the workflow: trivy image --format json)",
+    "pip-audit": "pass --pip-audit-report PATH (pip-audit --format json)",
+    "secrets": "pass --image REF",
+    "image": "pass --image REF",
+}
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ def evaluate(
                 "policy.scanner-missing",
                 scanner,
                 f"scanner {scanner} is required by {source} (required_scanners) but did not run; "
-                f"give it its input (see `pipeline scan --help`) or remove it from required_scanners",
+                f"{_INPUTS.get(scanner, 'give it its input')} or remove it from required_scanners",
                 blocking=True,
                 where=f"{source} required_scanners",
             )

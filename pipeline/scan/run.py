@@ -1,7 +1,8 @@
 """`pipeline scan`: run or read every scanner, apply scan-policy.yaml, write the reports.
 
-Reports are written before the verdict is enforced, so a blocked run still leaves its evidence:
-findings.json (the normalized list and verdict), scan.md, scan.sarif and, with an image, sbom.cdx.json.
+Reports are written whatever the verdict, so a blocked run still leaves its evidence: findings.json
+(the normalized list and verdict), scan.md, scan.sarif and, with an image, sbom.cdx.json. The command
+turns a failed verdict into exit 1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.errors import DataError, GateFailed
+from pipeline.errors import DataError
 from pipeline.gates import scan as gate
 from pipeline.gates.scan import ScanFinding
 from pipeline.gates.verdict import Verdict
@@ -182,13 +183,10 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
     else:
         sbom_path.unlink(missing_ok=True)  # a previous run's SBOM would describe some other image
 
-    result = ScanResult(
+    return ScanResult(
         verdict,
         markdown,
         written,
         image_scan.image_id if image_scan else "",
         image_scan.sbom_components if image_scan else None,
     )
-    if not verdict.passed:
-        raise GateFailed(f"{verdict.headline()}; see {paths.rel(req.out_dir / MARKDOWN)}", markdown)
-    return result

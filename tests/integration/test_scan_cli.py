@@ -22,8 +22,9 @@ LINT_ONLY = "required_scanners: [hadolint, trivy]\n"
 
 
 def scan(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     full.pop("GITHUB_ACTIONS", None)
+    full.update(env or {})
     return subprocess.run(
         [str(BIN / "pipeline"), "-C", str(root), "scan", *args],
         capture_output=True,
@@ -126,3 +127,27 @@ def test_unreachable_engine_exits_4_with_how_to_fix(project: Path) -> None:
 
 def test_bad_today_is_a_usage_error(project: Path) -> None:
     assert scan(project, "--today", "31/01/2030").returncode == 2
+
+
+def test_in_github_actions_blocking_findings_become_annotations_and_outputs_are_set(project: Path) -> None:
+    (project / "Dockerfile").write_text(
+        "FROM local/python-base:3.11\nWORKDIR app\nUSER 10001\n", encoding="utf-8"
+    )
+    outputs = project / "outputs.txt"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(project / "s.md"),
+    }
+    blocked = scan(project, "--trivy-report", "trivy.json", env=env)
+    assert blocked.returncode == 1
+    annotations = [line for line in blocked.stdout.splitlines() if line.startswith("::error ")]
+    assert "::error file=Dockerfile,line=2,title=DL3000 (hadolint)::" in blocked.stdout
+    assert any(a.startswith("::error file=Dockerfile,title=CVE-2024-2961 (trivy)::") for a in annotations)
+    assert len(annotations) == 5  # DL3000 and the four blocking Trivy findings
+
+    (project / "scan-policy.yaml").write_text("required_scanners: [hadolint]\n", encoding="utf-8")
+    (project / "Dockerfile").write_text(GOOD_DOCKERFILE, encoding="utf-8")
+    passed = scan(project, env=env)
+    assert passed.returncode == 0, passed.stderr
+    assert "scan_findings<<" in outputs.read_text() and "reports/scan/scan.sarif" in outputs.read_text()
