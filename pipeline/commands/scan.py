@@ -60,23 +60,28 @@ def _scan(ctx: Context) -> Outcome:
         pip_audit_report=at(args.pip_audit_report),
     )
     result = run(request, ctx.paths)
-    _annotate(result.verdict, ctx.paths.rel(dockerfile) if dockerfile else None)
-    report = ctx.paths.rel(request.out_dir / "scan.md")
-    if not result.verdict.passed:
-        raise GateFailed(f"{result.verdict.headline()}; see {report}", result.markdown)
     s = result.verdict.summary
+    outputs = {
+        "scan_passed": str(result.verdict.passed).lower(),
+        "scan_blocking": str(s["blocking"]),
+        "scan_sarif": ctx.paths.rel(request.out_dir / "scan.sarif"),
+    }
+    if result.image_id:
+        outputs["image_id"] = result.image_id
+    _annotate(result.verdict, ctx.paths.rel(dockerfile) if dockerfile else None)
+    if not result.verdict.passed:
+        # The SARIF upload step runs on failure too and needs its path.
+        for key, value in outputs.items():
+            github.set_output(key, value)
+        raise GateFailed(
+            f"{result.verdict.headline()}; see {ctx.paths.rel(request.out_dir / 'scan.md')}", result.markdown
+        )
     lines = [
         f"{result.verdict.headline()}: {s['findings']} findings, {s['waived']} waived, "
         f"scanners {', '.join(s['scanners']['ran']) or 'none'}"
     ]
     lines += [f"note: {note}" for note in s["notes"]]
     lines.append("wrote " + ", ".join(ctx.paths.rel(p) for p in result.written))
-    outputs = {
-        "scan_findings": str(s["findings"]),
-        "scan_sarif": ctx.paths.rel(request.out_dir / "scan.sarif"),
-    }
-    if result.image_id:
-        outputs["image_id"] = result.image_id
     return Outcome(lines, summary_md=result.markdown, outputs=outputs)
 
 

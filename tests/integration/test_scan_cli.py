@@ -145,9 +145,11 @@ def test_in_github_actions_blocking_findings_become_annotations_and_outputs_are_
     assert "::error file=Dockerfile,line=2,title=DL3000 (hadolint)::" in blocked.stdout
     assert any(a.startswith("::error file=Dockerfile,title=CVE-2024-2961 (trivy)::") for a in annotations)
     assert len(annotations) == 5  # DL3000 and the four blocking Trivy findings
+    assert "scan_passed<<ghadelimiter_7f3c\nfalse\n" in outputs.read_text()
 
     (project / "scan-policy.yaml").write_text("required_scanners: [hadolint]\n", encoding="utf-8")
     (project / "Dockerfile").write_text(GOOD_DOCKERFILE, encoding="utf-8")
     passed = scan(project, env=env)
     assert passed.returncode == 0, passed.stderr
-    assert "scan_findings<<" in outputs.read_text() and "reports/scan/scan.sarif" in outputs.read_text()
+    assert "scan_passed<<ghadelimiter_7f3c\ntrue\n" in outputs.read_text()
+    assert "reports/scan/scan.sarif" in outputs.read_text()
