@@ -65,6 +65,13 @@ def open_image(ref: str) -> Any:
 def scan_image(ref: str, policy: ScanPolicy, image: Any = None) -> ImageScan:
     """Facts, secrets and SBOM of one local image, from the Engine API alone (no container is run)."""
     image = image if image is not None else open_image(ref)
+    try:
+        return _scan(ref, policy, image)
+    finally:
+        image.client.close()
+
+
+def _scan(ref: str, policy: ScanPolicy, image: Any) -> ImageScan:
     config: dict[str, Any] = image.attrs.get("Config") or {}
     diff_ids = list((image.attrs.get("RootFS") or {}).get("Layers") or [])
     steps = engine.history(image)

@@ -5,12 +5,14 @@ clean non-root one. Skips with a how-to when no engine answers; fails instead wh
 from __future__ import annotations
 
 import functools
+import gc
 import http.server
 import json
 import os
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,23 +64,35 @@ CMD ["/opt/venv/bin/python", "/app/app.py"]
 """
 
 
-@pytest.fixture(scope="session")
-def engine() -> Any:
-    try:
-        import docker
+def _connect() -> tuple[Any, str]:
+    import docker
 
+    try:
         client = docker.from_env(timeout=120)
         client.ping()
         client.images.get(BASE)
     except Exception as exc:  # any reason the engine or the stand-in base image is not there
-        reason = str(exc).splitlines()[0][:200]
+        return None, str(exc).splitlines()[0][:200]
+    return client, ""
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    with warnings.catch_warnings():
+        # A client that failed to connect leaves its socket to the garbage collector: close it here,
+        # quietly, rather than as a ResourceWarning (an error under filterwarnings) at exit.
+        warnings.simplefilter("ignore", ResourceWarning)
+        client, reason = _connect()
+        gc.collect()
+    if client is None:
         if os.environ.get("CI") == "true":
             pytest.fail(
                 f"CI=true but the Docker engine or {BASE} is not available ({reason}); "
                 "run `make engine` before the tests"
             )
         pytest.skip(f"no Docker engine with {BASE} ({reason}); run `sudo make engine` to enable these tests")
-    return client
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")
