@@ -168,6 +168,7 @@ def evaluate(
         )
     )
     scanned = [r for r in rows if r.detail["kind"] != "policy"]
+    problems = [r for r in rows if r.detail["kind"] == "policy"]
     by_status = Counter(r.detail["status"] for r in rows)
     counts = {s.value: {"total": 0, "blocking": 0, "waived": 0} for s in Severity}
     for r in scanned:
@@ -184,6 +185,7 @@ def evaluate(
         },
         "scanners": {"ran": sorted(ran), "required": list(policy.required_scanners), "missing": missing},
         "counts": counts,
+        "policy_problems": {"total": len(problems), "blocking": sum(r.blocking for r in problems)},
         "findings": len(scanned),
         "blocking": by_status["blocking"],
         "waived": by_status["waived"],
@@ -239,7 +241,12 @@ def to_markdown(
     for sev, c in s["counts"].items():
         if c["total"]:
             lines.append(f"| {sev} | {c['total']} | {c['blocking']} | {c['waived']} |")
-    lines.append(f"| **all** | **{s['findings']}** | **{s['blocking']}** | **{s['waived']}** |")
+    problems = s["policy_problems"]
+    if problems["total"]:
+        lines.append(f"| policy (scanners, waivers) | {problems['total']} | {problems['blocking']} | - |")
+    lines.append(
+        f"| **all** | **{s['findings'] + problems['total']}** | **{s['blocking']}** | **{s['waived']}** |"
+    )
 
     def table(title: str, rows: list[Finding], limit: int, last: str) -> None:
         if not rows:

@@ -116,7 +116,7 @@ class Read:
     image_id: str = ""
 
 
-def _key(loc: tuple[Any, ...], aliases: bool = True) -> str:
+def _key(loc: tuple[Any, ...]) -> str:
     key = ""
     for part in loc:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))

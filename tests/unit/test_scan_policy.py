@@ -281,6 +281,14 @@ def test_markdown_counts_by_severity_and_lists_blocking_first_with_versions() ->
     assert "`libc6` | 3.0.11-1 | 3.0.14-1 |" in md[blocking:waived]
     assert "Use absolute WORKDIR \\| now" in md  # a pipe in a title must not break the table
     assert "[DL3000](https://github.com/hadolint/hadolint/wiki/DL3000)" in md
+    assert "| **all** | **4** | **2** | **1** |" in md
+
+
+def test_markdown_counts_policy_problems_in_the_totals() -> None:
+    verdict = evaluate([vuln()], policy(waivers=[waiver(expires="2024-01-01")]), ("hadolint",), TODAY)
+    md = to_markdown(verdict)
+    # the finding (its waiver expired), the expired waiver, and trivy, secrets and image not run
+    assert "| policy (scanners, waivers) | 4 | 4 | - |" in md and "| **all** | **5** | **5** | **0** |" in md
 
 
 def test_markdown_caps_long_lists_and_points_to_the_full_report() -> None:
