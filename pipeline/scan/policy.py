@@ -119,7 +119,8 @@ class ScanPolicy(_Strict):
         return self
 
 
-def _key(loc: tuple[Any, ...]) -> str:
+def key_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as users write it: waivers[0].expires."""
     key = ""
     for part in loc:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
@@ -127,7 +128,7 @@ def _key(loc: tuple[Any, ...]) -> str:
 
 
 def _describe(err: Any) -> str:
-    key = _key(tuple(err["loc"]))
+    key = key_path(tuple(err["loc"]))
     kind = err["type"]
     got = err.get("input")
     ctx = err.get("ctx") or {}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pipeline.errors import DataError
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import Severity, SeverityName
+from pipeline.scan.policy import Severity, SeverityName, key_path
 
 TRIVY_HOW = "regenerate it with `trivy image --format json --output {name} IMAGE`"
 PIP_AUDIT_HOW = "regenerate it with `pip-audit --format json --output {name}`"
@@ -78,7 +78,7 @@ class TrivyResult(_Report):
 
 class TrivyMetadata(_Report):
     image_id: Text = Field(default="", alias="ImageID")
-    repo_digests: list[str] | None = Field(default=None, alias="RepoDigests")
+    diff_ids: list[str] | None = Field(default=None, alias="DiffIDs")
 
 
 class TrivyReport(_Report):
@@ -114,19 +114,23 @@ class Read:
     findings: list[ScanFinding]
     notes: list[str]
     image_id: str = ""
+    diff_ids: tuple[str, ...] = ()
 
+    def describes(self, image_id: str, diff_ids: list[str]) -> bool | None:
+        """Is this report about that image? None when the report does not say.
 
-def _key(loc: tuple[Any, ...]) -> str:
-    key = ""
-    for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return key or "(top level)"
+        The image id is the config digest with the classic image store but not with the containerd
+        store, so the layers' diff ids (the same in both) also identify the image.
+        """
+        if not self.image_id and not self.diff_ids:
+            return None
+        return self.image_id == image_id or (bool(self.diff_ids) and list(self.diff_ids) == diff_ids)
 
 
 def _problems(exc: ValidationError, limit: int = 3) -> str:
     parts = []
     for err in exc.errors()[:limit]:
-        key = _key(tuple(err["loc"]))
+        key = key_path(tuple(err["loc"]))
         if err["type"] == "missing":
             parts.append(f"{key} is missing")
         elif err["type"] in {"enum", "literal_error"}:
@@ -222,7 +226,8 @@ def read_trivy(path: Path) -> Read:
             )
     targets = len(report.results or [])
     notes = [] if targets else [f"{path.name}: Trivy scanned {report.artifact} and reported no targets"]
-    return Read(findings, notes, image_id=report.metadata.image_id)
+    meta = report.metadata
+    return Read(findings, notes, image_id=meta.image_id, diff_ids=tuple(meta.diff_ids or ()))
 
 
 def read_pip_audit(path: Path) -> Read:

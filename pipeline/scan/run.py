@@ -129,7 +129,7 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
     findings: list[ScanFinding] = []
     ran: set[str] = set()
     notes: list[str] = []
-    trivy_image = ""
+    trivy: reports.Read | None = None
 
     dockerfile_shown = "Dockerfile"
     if req.dockerfile is not None:
@@ -140,7 +140,7 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
         read = reports.read_trivy(req.trivy_report)
         findings += read.findings
         notes += read.notes
-        trivy_image = read.image_id
+        trivy = read
         ran.add("trivy")
     if req.pip_audit_report is not None:
         read = reports.read_pip_audit(req.pip_audit_report)
@@ -151,11 +151,17 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
     image_scan = None
     if req.image:
         image = open_image(req.image)
-        if trivy_image and trivy_image != image.id:
+        layers = list((image.attrs.get("RootFS") or {}).get("Layers") or [])
+        same = trivy.describes(image.id, layers) if trivy else True
+        if same is False:
+            assert trivy is not None and req.trivy_report is not None
             raise DataError(
-                f"{paths.rel(req.trivy_report or Path())}: the Trivy report is for image {trivy_image[:19]} "
-                f"but {req.image} is {image.id[:19]}; run Trivy on the image you scan and ship"
+                f"{paths.rel(req.trivy_report)}: the Trivy report is for image {trivy.image_id[:19] or '?'} "
+                f"but {req.image} is {image.id[:19]} (different layers too); run Trivy on the image you "
+                "scan and ship"
             )
+        if same is None:
+            notes.append("the Trivy report names no image id or layers: it could not be matched to --image")
         image_scan = scan_image(req.image, policy, image)
         findings += image_scan.findings
         notes += image_scan.notes

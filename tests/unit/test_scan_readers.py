@@ -61,6 +61,16 @@ def test_trivy_report_is_normalized_vulnerabilities_secrets_and_failed_misconfig
     assert read.image_id.startswith("sha256:3f8b5e2b")
 
 
+def test_trivy_report_is_matched_to_the_image_by_id_or_by_its_layers() -> None:
+    read = reports.read_trivy(DATA / "trivy-image.json")
+    layers = list(read.diff_ids)
+    assert len(layers) == 2
+    assert read.describes(read.image_id, [])  # classic image store: the id is the config digest
+    assert read.describes("sha256:" + "d" * 64, layers)  # containerd store: another id, the same layers
+    assert read.describes("sha256:" + "d" * 64, layers[:1]) is False
+    assert reports.Read([], []).describes("sha256:" + "d" * 64, layers) is None
+
+
 def _trivy_text() -> str:
     return (DATA / "trivy-image.json").read_text(encoding="utf-8")
 
