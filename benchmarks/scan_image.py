@@ -41,8 +41,9 @@ def main() -> None:
         full.append(time.perf_counter() - t0)
         components = result.sbom_components
     print(f"image {ref}: {size / 1e6:.0f} MB exported, {components} SBOM components, {repeats} runs each")
-    print(f"docker save only : median {statistics.median(base):.2f} s (min {min(base):.2f}, max {max(base):.2f})")
-    print(f"scan_image       : median {statistics.median(full):.2f} s (min {min(full):.2f}, max {max(full):.2f})")
+    for label, runs in (("docker save only", base), ("scan_image", full)):
+        low, mid, high = min(runs), statistics.median(runs), max(runs)
+        print(f"{label:<17}: median {mid:.2f} s (min {low:.2f}, max {high:.2f})")
 
 
 if __name__ == "__main__":
