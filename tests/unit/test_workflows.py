@@ -1,7 +1,7 @@
 """The GitHub workflows are hardened, valid, and only call commands that exist.
 
-Checked against the real things: GitHub's workflow schema (check-jsonschema), zizmor's audits (offline), the real
-`pipeline` argument parser and the Makefile's real targets.
+Checked against the real things: GitHub's workflow schema (check-jsonschema), zizmor's audits (offline), the
+real `pipeline` argument parser and the Makefile's real targets.
 """
 
 from __future__ import annotations
@@ -99,19 +99,33 @@ def make_targets() -> set[str]:
 
 def test_there_is_a_workflow_for_each_event() -> None:
     names = {p.name for p in WORKFLOWS}
-    assert {"pr.yml", "pr-comment.yml", "deploy.yml", "release.yml", "reusable-pr.yml",
-            "reusable-deploy.yml"} <= names
+    assert {
+        "pr.yml",
+        "pr-comment.yml",
+        "deploy.yml",
+        "release.yml",
+        "reusable-pr.yml",
+        "reusable-deploy.yml",
+    } <= names
 
 
 def test_workflows_match_githubs_schema() -> None:
-    out = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                          *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_zizmor_finds_nothing() -> None:
-    out = subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", str(ROOT / ".github" / "workflows")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", str(ROOT / ".github" / "workflows")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No findings to report" in out.stdout, out.stdout
 
@@ -143,7 +157,9 @@ def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
 
 
 def test_trivy_binary_version_is_pinned() -> None:
-    trivy = [(p, s) for p, _, _, s in steps() if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")]
+    trivy = [
+        (p, s) for p, _, _, s in steps() if str(s.get("uses", "")).startswith("aquasecurity/trivy-action@")
+    ]
     assert trivy
     for path, step in trivy:
         version = str(step["with"]["version"])
@@ -152,7 +168,9 @@ def test_trivy_binary_version_is_pinned() -> None:
             name = re.search(r"inputs\.([\w-]+)", version)
             assert name, f"{path.name}: Trivy version {version!r}"
             version = str(load(path)["on"]["workflow_call"]["inputs"][name.group(1)]["default"])
-        assert re.fullmatch(r"v\d+\.\d+\.\d+", version), f"{path.name}: Trivy version {version!r} is not pinned"
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", version), (
+            f"{path.name}: Trivy version {version!r} is not pinned"
+        )
 
 
 def test_top_level_permissions_are_empty() -> None:
@@ -192,7 +210,9 @@ def test_deploys_are_never_cancelled() -> None:
 
 
 def test_checkout_never_keeps_credentials() -> None:
-    checkouts = [(p, n, s) for p, n, _, s in steps() if str(s.get("uses", "")).startswith("actions/checkout@")]
+    checkouts = [
+        (p, n, s) for p, n, _, s in steps() if str(s.get("uses", "")).startswith("actions/checkout@")
+    ]
     assert checkouts
     for path, name, step in checkouts:
         assert (step.get("with") or {}).get("persist-credentials") is False, f"{path.name}:{name}"
@@ -217,7 +237,9 @@ def test_secrets_only_in_steps_of_jobs_with_an_environment() -> None:
 def test_every_run_step_is_one_command() -> None:
     for where, words in run_commands():
         assert words, where
-        assert words[0] in {"pipeline", "make"}, f"{where}: `{shlex.join(words)}` is not a pipeline or make call"
+        assert words[0] in {"pipeline", "make"}, (
+            f"{where}: `{shlex.join(words)}` is not a pipeline or make call"
+        )
         lexer = shlex.shlex(" ".join(shlex.quote(w) for w in words), punctuation_chars=True)
         assert not {"&&", "||", ";", "|", "&"} & set(lexer), f"{where}: one command per step"
 
@@ -257,7 +279,9 @@ def _make_ci_steps() -> list[tuple[str, ...]]:
     assert recipe, "Makefile needs the ci-steps target"
     out = []
     for line in recipe.group(1).splitlines():
-        words = shlex.split(line.strip().replace("$(BIN)/", "").replace("$(MAKE) --no-print-directory", "make"))
+        words = shlex.split(
+            line.strip().replace("$(BIN)/", "").replace("$(MAKE) --no-print-directory", "make")
+        )
         out.append(_command_key(words))
     return out
 
@@ -275,17 +299,22 @@ def _command_key(words: list[str]) -> tuple[str, ...]:
 def test_make_ci_runs_the_pull_request_sequence() -> None:
     """`make ci` and the workflow's pipeline job run the same commands in the same order; the workflow only
     adds plumbing that has no meaning on a laptop (install, layer cache, PR number, the report step)."""
-    workflow = [_command_key(w) for _, w in run_commands(ROOT / ".github/workflows/reusable-pr.yml", "pipeline")]
+    workflow = [
+        _command_key(w) for _, w in run_commands(ROOT / ".github/workflows/reusable-pr.yml", "pipeline")
+    ]
     local = _make_ci_steps()
     position = 0
     for command in local:
-        assert command in workflow[position:], f"`make ci` runs {command} which the workflow does not, in order"
+        assert command in workflow[position:], (
+            f"`make ci` runs {command} which the workflow does not, in order"
+        )
         position = workflow.index(command, position) + 1
     plumbing = [c for c in workflow if c not in local]
     for command in plumbing:
-        assert command in {("make", "install"), ("pipeline", "report")} or command[:2] == ("pipeline", "ci"), (
-            f"the workflow runs {command} which `make ci` does not"
-        )
+        assert command in {("make", "install"), ("pipeline", "report")} or command[:2] == (
+            "pipeline",
+            "ci",
+        ), f"the workflow runs {command} which `make ci` does not"
 
 
 def test_report_artifact_is_what_the_comment_workflow_downloads() -> None:
@@ -296,7 +325,13 @@ def test_report_artifact_is_what_the_comment_workflow_downloads() -> None:
     assert downloads[0]["with"]["name"] == default_name
     assert comment["on"]["workflow_run"]["workflows"] == [load(ROOT / ".github/workflows/pr.yml")["name"]]
     uploaded = reusable["jobs"]["pipeline"]["steps"][-1]["with"]["path"]
-    for needed in ("reports/*.md", "reports/*.json", "reports/*.txt", "reports/plots/*.png", "reports/data_docs/"):
+    for needed in (
+        "reports/*.md",
+        "reports/*.json",
+        "reports/*.txt",
+        "reports/plots/*.png",
+        "reports/data_docs/",
+    ):
         assert needed in uploaded
 
 
