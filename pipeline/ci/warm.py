@@ -21,13 +21,14 @@ class Pulled:
 
 
 def pull(root: Path, *, strict: bool = False) -> Pulled:
-    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     try:
         with Repo(str(root)) as repo:
             stats = repo.pull(run_cache=True, allow_missing=True)
-    except DvcException as exc:
+    # Broad on purpose: a missing remote plugin (ImportError), absent credentials (the storage SDK's own
+    # errors) and DVC's errors all mean the same here, "nothing to warm the cache with".
+    except Exception as exc:
         problem = " ".join(str(exc).split())[:300] or type(exc).__name__
         if strict:
             raise ExternalError(

@@ -37,8 +37,10 @@ def image(engine: Any) -> Iterator[str]:
     tag = f"wf-test/ci-images:{uuid.uuid4().hex[:10]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", b"FROM scratch\nCOPY hello.txt /hello.txt\n"),
-                           ("hello.txt", uuid.uuid4().hex.encode())):
+        for name, data in (
+            ("Dockerfile", b"FROM scratch\nCOPY hello.txt /hello.txt\n"),
+            ("hello.txt", uuid.uuid4().hex.encode()),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -53,8 +55,9 @@ def outputs(path: Path) -> dict[str, str]:
     return {lines[i].split("<<")[0]: lines[i + 1] for i in range(0, len(lines), 3)}
 
 
-def test_saved_image_loads_back_with_the_same_id(engine: Any, image: str, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_saved_image_loads_back_with_the_same_id(
+    engine: Any, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
     archive = tmp_path / "image.tar"
@@ -69,8 +72,9 @@ def test_saved_image_loads_back_with_the_same_id(engine: Any, image: str, tmp_pa
     assert engine.images.get(image).id == image_id
 
 
-def test_load_refuses_an_archive_of_another_image(image: str, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_refuses_an_archive_of_another_image(
+    image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     archive = tmp_path / "image.tar"
     assert main(["ci", "image-save", "--image", image, "--out", str(archive)]) == 0
     assert main(["ci", "image-load", "--tar", str(archive), "--expect-id", "sha256:" + "0" * 64]) == 1
