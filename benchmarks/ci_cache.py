@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-       "GX_ANALYTICS_ENABLED": "False"}
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "GX_ANALYTICS_ENABLED": "False",
+}
 
 
 def sh(cwd: Path, *argv: str) -> str:
@@ -49,7 +52,10 @@ def main() -> None:
         sh(seed, "dvc", "push", "--run-cache")
         sh(seed, "git", "add", "-A")
         sh(seed, "git", "-c", "user.name=b", "-c", "user.email=b@example.invalid", "commit", "-qm", "seed")
-        rows: dict[str, list[tuple[float, float, int]]] = {"cold (no remote)": [], "warm (remote + run-cache)": []}
+        rows: dict[str, list[tuple[float, float, int]]] = {
+            "cold (no remote)": [],
+            "warm (remote + run-cache)": [],
+        }
         for i in range(args.repeat):
             cold = work / f"cold{i}"
             sh(work, "git", "clone", "--quiet", str(ROOT), str(cold))
