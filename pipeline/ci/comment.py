@@ -40,6 +40,13 @@ def read_pr_number(path: Path) -> int:
     return int(text)
 
 
+def read_section(path: Path) -> str:
+    """A Markdown file from the artifact, read no further than a comment can hold, whatever its size."""
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_BODY * 4)  # UTF-8 needs at most 4 bytes a character
+    return raw.decode("utf-8", errors="replace")[:MAX_BODY]
+
+
 def _defuse(markdown: str) -> str:
     # A zero-width joiner after '@' keeps the text readable without notifying anyone.
     return _MENTION.sub("@\u200d", markdown)

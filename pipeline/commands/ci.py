@@ -84,7 +84,7 @@ def _comment(ctx: Context) -> Outcome:
     sections = []
     for path in map(Path, ctx.args.report):
         if path.is_file():
-            sections.append(path.read_text(encoding="utf-8", errors="replace")[: comment.MAX_BODY])
+            sections.append(comment.read_section(path))
     if not sections:
         sections = [
             "### ⚠️ The pipeline produced no report\n\nIt stopped before writing one; read the run's log."

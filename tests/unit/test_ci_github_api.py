@@ -601,3 +601,11 @@ def test_pr_number_outside_a_pull_request_is_a_config_error(
     event.write_text(json.dumps({"push": {}}))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     assert main(["ci", "pr-number", "--out", str(tmp_path / "n")]) == 3
+
+
+def test_a_huge_report_is_read_only_as_far_as_a_comment_holds(tmp_path: Path) -> None:
+    big = tmp_path / "report.md"
+    with big.open("wb") as fh:
+        fh.write(b"\xff" + b"x" * (20 << 20))  # 20 MB, and not even valid UTF-8
+    text = comment.read_section(big)
+    assert len(text) == comment.MAX_BODY and text.startswith("\ufffd")
