@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into an exit code
+    except Exception as exc:
         if args.verbose:
             raise
         print(f"error: internal error {type(exc).__name__}: {exc} (rerun with -v for the traceback)",

@@ -7,6 +7,8 @@ metadata file that records its SHA-256. A file whose hash differs from the metad
 from __future__ import annotations
 
 import hashlib
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,37 @@ class LoadedModel:
         return list(self.meta["features"])
 
 
+def _reproducible(archive: Path) -> None:
+    """Rewrite a skops archive so the same estimator always gives the same bytes.
+
+    skops names array members and object ids after memory addresses and stamps members with the
+    current time, so every retrain would change the file's hash and `dvc.lock` even with a fixed
+    seed. Both are renumbered in order of first mention in schema.json, with a fixed timestamp.
+    """
+    with zipfile.ZipFile(archive) as zf:
+        members = {info.filename: zf.read(info.filename) for info in zf.infolist()}
+    schema = members.pop("schema.json").decode("utf-8")
+    order = list(dict.fromkeys(re.findall(r'"([^"/]+\.npy)"', schema)))
+    order += [name for name in members if name not in order]
+    renames = {old: f"{i:05d}{Path(old).suffix}" for i, old in enumerate(order)}
+    schema = re.sub(r'"([^"/]+\.npy)"', lambda m: f'"{renames.get(m.group(1), m.group(1))}"', schema)
+    # `__id__` (object identity, used to restore shared references) is an address too.
+    ids = {old: str(i) for i, old in enumerate(dict.fromkeys(re.findall(r'"__id__": (\d+)', schema)))}
+    schema = re.sub(r'"__id__": (\d+)', lambda m: f'"__id__": {ids[m.group(1)]}', schema)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, payload in [("schema.json", schema.encode("utf-8"))] + [(renames[n], members[n]) for n in order]:
+            zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), payload)
+
+
 def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path) -> dict[str, Any]:
     """Write model then metadata, each atomically; the metadata names the model's hash."""
     import skops.io as sio
 
-    atomic_write(model_path, lambda tmp: sio.dump(estimator, tmp))
+    def write(tmp: Path) -> None:
+        sio.dump(estimator, tmp)
+        _reproducible(tmp)
+
+    atomic_write(model_path, write)
     full = {**meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name}
     write_json(meta_path, full)
     return full

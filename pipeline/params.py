@@ -94,7 +94,7 @@ class Params(_Frozen):
     gates: GateParams
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Any) -> str:
     key = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     got = err.get("input")

@@ -31,4 +31,4 @@ class Outcome:
 
 
 Handler = Callable[[Context], Outcome]
-Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+Register = Callable[[argparse._SubParsersAction], None]

@@ -73,7 +73,7 @@ def _report(ctx: Context) -> Outcome:
     return Outcome([f"wrote {ctx.paths.rel(ctx.paths.report_md)}"], summary_md=text if ctx.args.summary else None)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     for name, handler, help_text in (
         ("ingest", _ingest, "copy data.source into the immutable raw snapshot"),
         ("prepare", _prepare, "parse raw data against the contract, handle missing values, split"),

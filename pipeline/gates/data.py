@@ -41,8 +41,9 @@ def _observed(result: dict[str, Any]) -> str:
         return f"observed {result.get('observed')}, expected {kw.get('type_')}"
     if kind == "expect_column_kl_divergence_to_be_less_than":
         observed = result.get("observed")
-        shown = f"{observed:.3f}" if isinstance(observed, float) else str(observed)
-        return f"KL divergence {shown} >= {kw.get('threshold')} vs the reference profile"
+        if not isinstance(observed, int | float):
+            return "KL divergence could not be computed (no non-null values to compare with the reference profile)"
+        return f"KL divergence {observed:.3f} >= {kw.get('threshold')} vs the reference profile"
     count = result.get("unexpected_count")
     pct = result.get("unexpected_percent")
     values = result.get("unexpected_values") or []
@@ -51,7 +52,7 @@ def _observed(result: dict[str, Any]) -> str:
         text += f" ({pct:.1f}%)"
     if "mostly" in kw:
         text += f", allowed {100 * (1 - float(kw['mostly'])):.1f}%"
-    if values:
+    if values and kind != "expect_column_values_to_not_be_null":
         text += f", e.g. {values[:3]}"
     if kind == "expect_column_values_to_be_between":
         text += f"; range {kw.get('min_value')}..{kw.get('max_value')}"
@@ -66,7 +67,8 @@ def evaluate(results: list[dict[str, Any]]) -> Verdict:
     for res in results:
         if res["success"]:
             continue
-        where = res["batch"] + (f".{res['column']}" if res.get("column") else "")
+        scope = "" if res["batch"] == "data" else f"{res['batch']} split, "
+        where = scope + (f"column {res['column']!r}" if res.get("column") else "table")
         findings.append(
             Finding(
                 rule=res["expectation"],
@@ -93,7 +95,7 @@ def to_markdown(verdict: Verdict, max_examples: int = 3) -> str:
         f"{verdict.summary.get('failed', 0)} failed.",
     ]
     if verdict.findings:
-        lines += ["", "| batch.column | expectation | observed |", "|---|---|---|"]
+        lines += ["", "| where | expectation | observed |", "|---|---|---|"]
         for f in verdict.findings:
             lines.append(f"| `{f.where}` | `{f.rule}` | {f.message.replace('|', '/')} |")
         shown = [f for f in verdict.findings if f.detail.get("examples")]

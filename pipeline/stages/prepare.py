@@ -50,10 +50,10 @@ def _check_structure(text: str, where: str, contract: DataContract, delimiter: s
         raise DataError(f"{where}:1: missing columns {missing}{hint}; the contract in {contract.source} needs them")
     bad: list[str] = []
     rows = 0
-    for rows, fields in enumerate(reader, start=1):
-        if len(fields) != len(header) and fields:
-            if len(bad) < MAX_LISTED:
-                bad.append(f"line {reader.line_num} has {len(fields)} fields")
+    for fields in reader:
+        rows += 1
+        if len(fields) != len(header) and fields and len(bad) < MAX_LISTED:
+            bad.append(f"line {reader.line_num} has {len(fields)} fields")
     if rows == 0:
         raise DataError(f"{where}: has a header but no data rows")
     if bad:
@@ -150,5 +150,5 @@ def run(params: Params, paths: Paths, contract: DataContract | None = None) -> t
     frame = handle_missing(frame, params, features, where)
     train, test = split(frame, params, where)
     for part, dest in ((train, paths.train), (test, paths.test)):
-        atomic_write(dest, lambda tmp, part=part: part.to_parquet(tmp, index=False))
+        atomic_write(dest, part.to_parquet)
     return paths.train, paths.test

@@ -14,7 +14,9 @@ from pipeline.stages.evaluate import plot_files
 
 def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
     rev = baseline_rev or params.gates.metrics.baseline_rev
-    base = baseline.yaml_at(paths.root, rev, "params.yaml") or baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
+    base = baseline.yaml_at(paths.root, rev, "params.yaml")
+    if base is None:  # a pull-request checkout may only have the remote-tracking ref
+        base = baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
     current = yaml.safe_load(paths.params.read_text(encoding="utf-8"))
     plots = [f"plots/{p}" for p in plot_files() if (paths.plots / p).is_file()]
     text = report.compose(

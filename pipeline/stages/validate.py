@@ -42,5 +42,6 @@ def run(params: Params, paths: Paths, build_docs: bool = True) -> Verdict:
     markdown = data_gate.to_markdown(verdict, params.gates.data.max_examples)
     write_text(paths.data_gate_md, markdown)
     if not verdict.passed:
-        raise GateFailed(verdict.headline(), markdown)
+        # Prefixed with the raw file so the one-line error (and its CI annotation) names the input.
+        raise GateFailed(f"{paths.rel(paths.root / params.data.raw)}: {verdict.headline()}", markdown)
     return verdict

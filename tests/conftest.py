@@ -1,0 +1,108 @@
+"""Shared fixtures: factories for params, and copies of the project to run stages in tmp_path."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.params import Params, parse_params
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# What a project needs to run the pipeline: everything else is code, installed in the venv.
+PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx"]
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node.setdefault(key, {})
+    if value is _DELETE:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+
+
+_DELETE = object()
+
+
+@pytest.fixture
+def delete() -> object:
+    """Sentinel for make_params/make_params_dict: remove the key instead of setting it."""
+    return _DELETE
+
+
+@pytest.fixture(scope="session")
+def base_params_dict() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def make_params_dict(base_params_dict: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """make_params_dict(**{"gates.metrics.min_accuracy": 0.5}) -> the repo's params with overrides."""
+
+    def factory(**overrides: Any) -> dict[str, Any]:
+        tree = copy.deepcopy(base_params_dict)
+        for dotted, value in overrides.items():
+            _set_dotted(tree, dotted, value)
+        return tree
+
+    return factory
+
+
+@pytest.fixture
+def make_params(make_params_dict: Callable[..., dict[str, Any]]) -> Callable[..., Params]:
+    def factory(**overrides: Any) -> Params:
+        return parse_params(make_params_dict(**overrides))
+
+    return factory
+
+
+def copy_project(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `pipeline` console script, as DVC and users do."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "GX_ANALYTICS_ENABLED": "False"}
+    env.pop("GITHUB_ACTIONS", None)
+    return subprocess.run(
+        [str(BIN / "pipeline"), "-C", str(root), *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project that has run every stage once on the embedded data (the 'last good' state)."""
+    root = copy_project(tmp_path_factory.mktemp("golden") / "project")
+    for stage in ("ingest", "prepare", "validate", "train", "evaluate", "report"):
+        result = run_cli(root, stage)
+        assert result.returncode == 0, f"{stage}: {result.stderr}"
+    return root
+
+
+@pytest.fixture
+def project(trained_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained project for a test to break."""
+    dest = tmp_path / "project"
+    shutil.copytree(trained_project, dest)
+    return dest

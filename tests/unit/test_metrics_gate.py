@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.gates.metrics import evaluate, to_markdown
+
+
+def metrics(acc: float = 0.97, f1: float = 0.96, recalls: dict[str, float] | None = None) -> dict[str, Any]:
+    recalls = recalls or {"Adelie": 0.98, "Chinstrap": 0.95, "Gentoo": 1.0}
+    return {"accuracy": acc, "macro_f1": f1, "per_class": {c: {"recall": r} for c, r in recalls.items()}}
+
+
+def test_passes_above_floors_without_regression(make_params) -> None:
+    policy = make_params().gates.metrics
+    verdict = evaluate(metrics(), metrics(acc=0.975), policy)
+    assert verdict.passed
+    assert verdict.summary["comparison"][0]["delta"] == 0.97 - 0.975
+
+
+def test_floor_violation_blocks_and_names_the_param(make_params) -> None:
+    policy = make_params(**{"gates.metrics.min_accuracy": 0.99}).gates.metrics
+    verdict = evaluate(metrics(acc=0.97), None, policy)
+    assert not verdict.passed
+    [finding] = [f for f in verdict.findings if f.where == "accuracy"]
+    assert "below the floor 0.9900 (gates.metrics.min_accuracy)" in finding.message
+
+
+def test_per_class_recall_floor(make_params) -> None:
+    policy = make_params().gates.metrics
+    verdict = evaluate(metrics(recalls={"Adelie": 1.0, "Chinstrap": 0.5, "Gentoo": 1.0}), None, policy)
+    assert [f.where for f in verdict.findings] == ["per_class.Chinstrap.recall"]
+
+
+def test_regression_beyond_tolerance_blocks(make_params) -> None:
+    policy = make_params(**{"gates.metrics.tolerance": 0.01}).gates.metrics
+    verdict = evaluate(metrics(acc=0.95), metrics(acc=0.97), policy, baseline_label="main")
+    assert not verdict.passed
+    assert verdict.findings[0].rule == "regression"
+    assert "dropped 0.0200 vs main" in verdict.findings[0].message
+
+
+def test_drop_within_tolerance_passes(make_params) -> None:
+    policy = make_params(**{"gates.metrics.tolerance": 0.03}).gates.metrics
+    assert evaluate(metrics(acc=0.95), metrics(acc=0.97), policy).passed
+
+
+def test_no_baseline_is_said_out_loud(make_params) -> None:
+    verdict = evaluate(metrics(), None, make_params().gates.metrics)
+    assert verdict.passed
+    assert "no-regression rule was not applied" in verdict.summary["notes"][0]
+    assert "no-regression rule was not applied" in to_markdown(verdict)
+
+
+def test_missing_metric_blocks(make_params) -> None:
+    current = metrics()
+    del current["macro_f1"]
+    verdict = evaluate(current, None, make_params().gates.metrics)
+    assert not verdict.passed
+    assert any(f.rule == "missing_metric" and f.where == "macro_f1" for f in verdict.findings)
+
+
+def test_markdown_table_has_deltas_and_verdict(make_params) -> None:
+    policy = make_params(**{"gates.metrics.tolerance": 0.01}).gates.metrics
+    md = to_markdown(evaluate(metrics(acc=0.95), metrics(acc=0.97), policy))
+    assert "| accuracy | 0.9700 | 0.9500 | -0.0200 | ❌ regression |" in md
+    assert md.startswith("### ❌ Metric gate: failed")
