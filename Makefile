@@ -11,7 +11,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install run test lint engine
+.PHONY: help install run test lint engine repro hadolint ci ci-steps
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv (if missing) and install the project with its locked dependencies
+	@# Inside GitHub Actions, the workflow's later steps call `pipeline ...` directly.
+	@if [ -n "$${GITHUB_PATH:-}" ]; then echo "$(BIN)" >> "$$GITHUB_PATH"; fi
 
 run: install ## the main job: `dvc repro` of the whole pipeline on the embedded data, then the report
 	$(BIN)/dvc repro
@@ -32,6 +34,28 @@ engine: ## start the real Docker engine, registry binary and stand-in base image
 
 test: install engine ## the full test suite: unit, integration (real DVC + GX), end-to-end (real Docker)
 	$(BIN)/pytest
+
+repro: install ## `dvc repro`: rerun only the stages whose code, params or data changed
+	$(BIN)/dvc repro
+
+hadolint: install ## hadolint on the Dockerfile (the scan gate repeats it with its policy)
+	$(BIN)/hadolint Dockerfile
+
+# The pull-request workflow's pipeline job, step for step (.github/workflows/reusable-pr.yml); the Trivy
+# report exists only where the workflow's Trivy step ran. The report is written even when a step fails.
+ci: install ## the pull-request pipeline locally: DVC, gates, Dockerfile lint, image, scan, smoke test, report
+	@status=0; $(MAKE) --no-print-directory ci-steps || status=$$?; \
+	  $(BIN)/pipeline report; exit $$status
+
+ci-steps:
+	$(BIN)/pipeline ci pull
+	$(MAKE) --no-print-directory repro
+	$(BIN)/pipeline gate data --no-docs
+	$(BIN)/pipeline gate metrics
+	$(MAKE) --no-print-directory hadolint
+	$(BIN)/pipeline image build
+	$(BIN)/pipeline scan
+	$(BIN)/pipeline image run --smoke
 
 lint: install ## ruff, mypy and the import contracts
 	$(BIN)/ruff check pipeline tests

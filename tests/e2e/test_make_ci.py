@@ -1,0 +1,72 @@
+"""`make ci` runs the pull-request pipeline end to end on this machine (real DVC, real GX, real Docker engine)
+and leaves the report files the workflow uploads.
+
+The container steps (`pipeline image build|run`, `pipeline scan`) come with issues 3 and 4. Until they exist
+on this branch the test skips and says so; once merged it must run (and, with CI=true, pass)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.cli import build_parser
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(sys.executable).parent.parent
+
+
+def _missing_commands() -> list[str]:
+    recipe = re.search(r"^ci-steps:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    assert recipe
+    missing = []
+    for line in recipe.group(1).splitlines():
+        words = shlex.split(line.strip().replace("$(BIN)/", ""))
+        if words[0] != "pipeline":
+            continue
+        parser: argparse.ArgumentParser = build_parser()
+        for word in words[1:]:
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if not subs:
+                break
+            if word not in subs[0].choices:
+                missing.append(shlex.join(words))
+                break
+            parser = subs[0].choices[word]
+    return missing
+
+
+def test_make_ci_leaves_the_uploaded_report(tmp_path: Path) -> None:
+    missing = _missing_commands()
+    if missing:
+        pytest.skip(
+            f"`make ci` calls commands not on this branch yet ({', '.join(missing)}); they land with "
+            "issues 3 and 4"
+        )
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True, timeout=120)
+    # Reuse this interpreter's environment. The clone's install inputs are made older than its stamp, so no
+    # make (nor the sub-makes `make ci` starts) reinstalls the project from the clone into it.
+    for name in ("pyproject.toml", "requirements/lock.txt"):
+        os.utime(repo / name, (0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    out = subprocess.run(
+        ["make", "ci", f"VENV={VENV}"], cwd=repo, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    workflow = yaml.safe_load((ROOT / ".github/workflows/reusable-pr.yml").read_text())
+    patterns = workflow["jobs"]["pipeline"]["steps"][-1]["with"]["path"].split()
+    for pattern in patterns:
+        if pattern.endswith(".txt"):  # the PR number exists only on a pull_request event
+            continue
+        assert glob.glob(str(repo / pattern)), f"`make ci` wrote nothing at {pattern}"
