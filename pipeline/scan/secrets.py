@@ -64,11 +64,8 @@ def _slug(secret_type: str) -> str:
 def _plugins() -> list[dict[str, str]]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    return [
-        {"name": cls.__name__}
-        for cls in get_mapping_from_secret_type_to_class().values()
-        if cls.__name__ not in _NOISY
-    ]
+    plugins: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    return [{"name": cls.__name__} for cls in plugins if cls.__name__ not in _NOISY]
 
 
 def scan_files(files: Iterable[LayerFile]) -> list[ScanFinding]:
