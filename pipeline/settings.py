@@ -23,26 +23,26 @@ class Settings(BaseSettings):
     # own names (PORT, WEB_CONCURRENCY) are the ones users already know.
     model_config = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
 
-    host: str = Field("0.0.0.0", description="address to bind; 0.0.0.0 inside a container")  # noqa: S104
-    port: int = Field(8000, ge=1, le=65535, description="TCP port to bind; Heroku sets it")
-    web_concurrency: int = Field(1, ge=1, le=32, description="worker processes; Heroku sets it per dyno size")
-    model_dir: Path = Field(Path("models"), description="directory with model.skops and model.json")
-    contract_path: Path = Field(Path("gx/expectations/data.json"), description="the data contract (GX suite)")
-    metrics_path: Path = Field(Path("reports/metrics.json"), description="training metrics shown by /version")
-    params_path: Path = Field(Path("params.yaml"), description="params shown by /version")
-    dvc_lock_path: Path = Field(Path("dvc.lock"), description="the model hash DVC recorded, shown by /version")
-    git_commit: str = Field("unknown", max_length=64, description="commit the image was built from")
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="larger bodies get 413")
-    max_batch: int = Field(1000, ge=1, le=100_000, description="most records in one /predict request")
+    host: str = Field(default="0.0.0.0", description="address to bind; 0.0.0.0 inside a container")  # noqa: S104
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port to bind; Heroku sets it")
+    web_concurrency: int = Field(default=1, ge=1, le=32, description="worker processes; Heroku sets it per dyno size")
+    model_dir: Path = Field(default=Path("models"), description="directory with model.skops and model.json")
+    contract_path: Path = Field(default=Path("gx/expectations/data.json"), description="the data contract (GX suite)")
+    metrics_path: Path = Field(default=Path("reports/metrics.json"), description="training metrics shown by /version")
+    params_path: Path = Field(default=Path("params.yaml"), description="params shown by /version")
+    dvc_lock_path: Path = Field(default=Path("dvc.lock"), description="the model hash DVC recorded, shown by /version")
+    git_commit: str = Field(default="unknown", max_length=64, description="commit the image was built from")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576, description="larger bodies get 413")
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="most records in one /predict request")
     max_batch_rows: int = Field(
-        2048, ge=1, le=1_000_000, description="most rows the micro-batcher hands the model in one call"
+        default=2048, ge=1, le=1_000_000, description="most rows the micro-batcher hands the model in one call"
     )
     graceful_timeout: float = Field(
-        25.0, gt=0, le=30, description="seconds to finish in-flight requests after SIGTERM (Heroku allows 30)"
+        default=25.0, gt=0, le=30, description="seconds to finish in-flight requests after SIGTERM (Heroku allows 30)"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_token: SecretStr | None = Field(
-        None, description="if set, GET /metrics requires 'Authorization: Bearer <token>'"
+        default=None, description="if set, GET /metrics requires 'Authorization: Bearer <token>'"
     )
 
     @property
@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     @property
     def meta_path(self) -> Path:
         return self.model_dir / "model.json"
+
+    def resolved(self, root: Path) -> Settings:
+        """The same settings with relative paths anchored at `root` (the project root, `pipeline -C`)."""
+        paths = {name: root / value for name, value in self if isinstance(value, Path) and not value.is_absolute()}
+        return self.model_copy(update=paths)
+
+    def path_env(self) -> dict[str, str]:
+        """Path settings as environment variables, so worker processes read exactly these."""
+        return {name.upper(): str(value) for name, value in self if isinstance(value, Path)}
 
 
 def _describe(err: Mapping[str, Any]) -> str:

@@ -41,7 +41,8 @@ def _build(ctx: Context) -> Outcome:
     )
     built = image.build(image.connect(), spec, progress=_progress if not ctx.args.quiet else lambda _l: None)
     lines = [f"image {built.id}", f"size {built.size_mb:.1f} MB", *(f"tag {t}" for t in built.tags)]
-    return Outcome(lines, outputs={"image_id": built.id, "image_tag": built.tags[0], "model_sha256": built.model_sha256})
+    outputs = {"image_id": built.id, "image_tag": built.tags[0], "model_sha256": built.model_sha256}
+    return Outcome(lines, outputs=outputs)
 
 
 def _run(ctx: Context) -> Outcome:
@@ -65,7 +66,7 @@ def _run(ctx: Context) -> Outcome:
                    outputs={"container": name, "url": url})
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     img = sub.add_parser("image", help="build or run the serving image (Docker Engine API)")
     ops = img.add_subparsers(dest="image_command", required=True, metavar="{build,run}")
 

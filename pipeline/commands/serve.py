@@ -11,12 +11,12 @@ def _serve(ctx: Context) -> Outcome:
     from pipeline.serve import server
     from pipeline.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings().resolved(ctx.paths.root)
     server.run(settings)
     return Outcome(["server stopped"])
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="serve the model over HTTP on 0.0.0.0:$PORT (env: PORT, WEB_CONCURRENCY, MODEL_DIR, ...)",

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from pipeline import __version__
@@ -25,10 +26,19 @@ from pipeline.settings import Settings
 log = logging.getLogger("pipeline.serve")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body cannot be decoded (for example, it is not UTF-8)"},
     413: {"description": "body larger than MAX_BODY_BYTES"},
     415: {"description": "Content-Type is not application/json"},
     503: {"description": "the model is not loaded or failed verification; see /ready"},
 }
+
+
+async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field and its problem. The offending input is not echoed back: it may be
+    large, and NaN or Infinity from a lenient JSON parser would make the error itself unrenderable."""
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()[:50]]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(settings: Settings, model: ServingModel) -> FastAPI:
@@ -48,7 +58,10 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    known_paths: set[str] = set()
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics,
+                       known_paths=known_paths)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -79,12 +92,12 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         "/predict",
         summary="Predict one record or a batch",
         response_model=response_model(model.classes),
-        responses={**_ERRORS},
+        responses={code: _ERRORS[code] for code in (400, 413, 415, 503)},
     )
     async def predict(body: Annotated[body_type, Body()]) -> Response:  # type: ignore[valid-type]
         if batcher is None:
             return JSONResponse({"detail": f"model not ready: {model.problem}"}, status_code=503)
-        records = body if isinstance(body, list) else [body]
+        records: list[Any] = body if isinstance(body, list) else [body]
         rows = [r.__dict__ for r in records]
         results = await batcher.submit(rows)
         for label, count in Counter(label for label, _ in results).items():
@@ -97,6 +110,7 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         # re-validating what the model just produced would cost more than the prediction.
         return Response(json.dumps(doc), media_type="application/json")
 
+    known_paths.update(getattr(r, "path", "") for r in app.routes)
     app.state.batcher = batcher
     app.state.metrics = metrics
     return app

@@ -31,8 +31,11 @@ def _is_json(content_type: str) -> bool:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, known_paths: set[str]) -> None:
         self.app = app
+        # Requests refused here never reach the router; label them by path when it is a real route,
+        # so a scanner's random URLs cannot blow up the metrics' label cardinality.
+        self.known_paths = known_paths
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
 
@@ -73,7 +76,9 @@ class RequestGuard:
                 await _json(send_with_id, 500, {"detail": "internal error", "request_id": rid})
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = getattr(route, "path", None) or (
+                scope["path"] if scope["path"] in self.known_paths else "unmatched"
+            )
             seconds = time.perf_counter() - start
             self.metrics.observe(path, method, status, seconds)
             log.info(

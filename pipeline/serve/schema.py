@@ -27,7 +27,7 @@ def _field(column: Column) -> tuple[Any, Any]:
         if not column.is_integer:
             constraints["allow_inf_nan"] = False
     elif column.allowed is not None:
-        kind = Literal[tuple(column.allowed)]  # type: ignore[valid-type]
+        kind = Literal[tuple(column.allowed)]
     else:
         kind = str
         constraints = {"strict": True, "max_length": 256}
@@ -45,7 +45,7 @@ def record_model(contract: DataContract, features: Sequence[str]) -> type[BaseMo
     if unknown:
         raise ConfigError(f"{contract.source}: model features {unknown} are not in the contract; retrain the model")
     fields = {name: _field(contract.column(name)) for name in features}
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(  # type: ignore[call-overload]
         "Record",
         __config__=ConfigDict(extra="forbid", frozen=True),
         __doc__="One observation; fields, types, categories and ranges come from the data contract.",
@@ -68,16 +68,16 @@ def request_body(record: type[BaseModel], max_batch: int) -> Any:
 
 
 def response_model(classes: Sequence[str]) -> type[BaseModel]:
-    label = Literal[tuple(classes)]  # type: ignore[valid-type]
-    prediction = create_model(  # type: ignore[call-overload]
+    label: Any = Literal[tuple(classes)]
+    prediction = create_model(
         "Prediction",
         label=(label, Field(..., description="the most probable class")),
         probabilities=(
-            dict[label, Annotated[float, Field(ge=0.0, le=1.0)]],  # type: ignore[valid-type]
+            dict[label, Annotated[float, Field(ge=0.0, le=1.0)]],
             Field(..., description=f"probability of each class: {list(classes)}"),
         ),
     )
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         "PredictResponse",
         model_sha256=(str, Field(..., description="sha256 of the model file that answered")),
         predictions=(list[prediction], Field(..., description="one per input record, in order")),  # type: ignore[valid-type]

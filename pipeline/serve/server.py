@@ -23,6 +23,8 @@ def run(settings: Settings) -> None:
 
     # A broken image (no contract) fails here with one line and exit 3, before any worker starts.
     load_contract(settings.contract_path)
+    # Workers are fresh processes that read the environment: hand them the paths resolved here.
+    os.environ.update(settings.path_env())
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
