@@ -7,6 +7,8 @@ formation API takes as `docker_image`.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -25,14 +27,36 @@ def connect(timeout: int = 120) -> Any:
     """A client for the engine named by DOCKER_HOST (default: the local socket), checked with a ping."""
     import docker
 
+    _probe_unix_socket(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    client = None
     try:
-        client = docker.from_env(timeout=timeout)
+        # A fixed API version (Engine 20.10+, still accepted by current engines) skips the version probe,
+        # which leaks its socket when the engine is down.
+        client = docker.from_env(timeout=timeout, version=os.environ.get("DOCKER_API_VERSION", "1.41"))
         client.ping()
     except Exception as exc:  # docker raises DockerException, requests errors, FileNotFoundError...
+        if client is not None:
+            client.close()
         raise ExternalError(
             f"Docker engine not reachable ({type(exc).__name__}); start it (`make engine`) or set DOCKER_HOST"
         ) from None
     return client
+
+
+def _probe_unix_socket(host: str) -> None:
+    """Fail fast on a dead local socket (docker-py leaks its socket when the connect fails)."""
+    if not host.startswith("unix://"):
+        return
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            raise ExternalError(
+                f"Docker engine not reachable at {host} ({exc.strerror or type(exc).__name__}); "
+                "start it (`make engine`) or set DOCKER_HOST"
+            ) from None
 
 
 def git_commit(root: Path) -> str:

@@ -38,8 +38,9 @@ def docker_client() -> Any:
 
 
 def _run_stage(root: Path, stage: str) -> None:
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
     result = subprocess.run([sys.executable, "-m", "pipeline", "-C", str(root), stage],
-                            capture_output=True, text=True, timeout=600, env={**os.environ, "GX_ANALYTICS_ENABLED": "False"})
+                            capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, f"pipeline {stage}: {result.stderr}"
 
 
