@@ -1,0 +1,287 @@
+"""Serving benchmark: our image vs a naive tutorial image, side by side in one run, same model,
+same limits (--cpus 1 --memory 512m, a Heroku standard-1x), on loopback only.
+
+    .venv/bin/python benchmarks/serving/run.py            # ~6 minutes; needs wrk (apt-get install wrk)
+    .venv/bin/python benchmarks/serving/run.py --quick    # shorter runs, for trying the script
+
+Measures, for each image: throughput and p50/p99 latency (wrk) for 1-record and 100-record
+requests, cold start (docker run -> first 200 from /predict), image size with its layers, and
+idle/peak memory under load. Then a 60 s saturation run against ours: errors and memory over time.
+Writes benchmarks/serving/results.json and prints Markdown tables for benchmarks/README-serving.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from pipeline import model as model_io  # noqa: E402
+from pipeline.container import image  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+STAND_IN = "local/python-base:3.11-ca"
+LIMITS = {"nano_cpus": 1_000_000_000, "mem_limit": "512m"}
+RECORD = {"island": "Biscoe", "bill_length_mm": 46.1, "bill_depth_mm": 13.2, "flipper_length_mm": 211.0,
+          "body_mass_g": 4500.0, "sex": "female"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_images(client: Any) -> dict[str, Any]:
+    args: dict[str, str] = {}
+    network = None
+    if client.images.list(name=STAND_IN):
+        args, network = {"PYTHON_IMAGE": STAND_IN}, "host"
+    print("building ours (the project Dockerfile)...", file=sys.stderr)
+    ours = image.build(client, image.BuildSpec(context=ROOT, repository="serve-bench", git_commit="bench",
+                                               build_args=args, network_mode=network))
+    print("building the naive baseline...", file=sys.stderr)
+    loaded = model_io.load(ROOT / "models" / "model.skops", ROOT / "models" / "model.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = Path(tmp)
+        for name in ("app.py", "Dockerfile", "requirements.txt"):
+            shutil.copy2(HERE / "naive" / name, ctx / name)
+        import joblib
+
+        joblib.dump(loaded.estimator, ctx / "model.joblib")  # the same fitted estimator
+        naive, _ = client.images.build(path=str(ctx), tag="serve-bench:naive", buildargs=args,
+                                       network_mode=network, rm=True, forcerm=True)
+    return {
+        "ours": {"id": ours.id, "size": ours.size, "layers": ours.layers, "port_env": "PORT", "env": {}},
+        "naive": {"id": naive.id, "size": int(naive.attrs["Size"]), "layers": image.layer_sizes(client, naive.id),
+                  "port_env": "PORT", "env": {}},
+    }
+
+
+def start(client: Any, image_id: str, name: str, env: dict[str, str]) -> tuple[Any, str]:
+    port = free_port()
+    container = client.containers.run(image_id, name=name, detach=True, environment={"PORT": str(port), **env},
+                                      ports={f"{port}/tcp": ("127.0.0.1", port)}, **LIMITS)
+    return container, f"http://127.0.0.1:{port}"
+
+
+def first_prediction(url: str, container: Any, timeout: float = 120.0) -> float:
+    body = json.dumps(RECORD)
+    start = time.monotonic()
+    with requests.Session() as s:
+        while time.monotonic() - start < timeout:
+            try:
+                r = s.post(f"{url}/predict", data=body, headers={"content-type": "application/json"}, timeout=5)
+                if r.status_code == 200:
+                    return time.monotonic() - start
+            except requests.RequestException:
+                pass
+            time.sleep(0.02)
+    raise RuntimeError(f"{container.name}: no successful /predict after {timeout}s")
+
+
+def cold_start(client: Any, image_id: str, label: str, env: dict[str, str], runs: int) -> list[float]:
+    times = []
+    for i in range(runs):
+        t0 = time.monotonic()
+        container, url = start(client, image_id, f"serve-bench-cold-{label}-{i}", env)
+        try:
+            first_prediction(url, container)
+            times.append(time.monotonic() - t0)
+        finally:
+            container.remove(force=True)
+    return times
+
+
+def memory_mb(container: Any) -> float:
+    """Resident memory of the container's processes: cgroup usage minus the reclaimable file cache."""
+    stats = container.stats(stream=False)["memory_stats"]
+    inner = stats.get("stats", {})
+    cache = inner.get("total_inactive_file", inner.get("inactive_file", 0))
+    return (stats.get("usage", 0) - cache) / 2**20
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, container: Any, every: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.container, self.every, self.samples = container, every, []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        start = time.monotonic()
+        while not self._halt.is_set():
+            self.samples.append((round(time.monotonic() - start, 1), round(memory_mb(self.container), 1)))
+            self._halt.wait(self.every)
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._halt.set()
+        self.join()
+        return self.samples
+
+
+def wrk(url: str, body: str, seconds: int, connections: int, tmp: Path) -> dict[str, Any]:
+    script = tmp / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = [==[{body}]==]\n")
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "60s", "--latency",
+         "-s", str(script), f"{url}/predict"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": latency("50"), "p99_ms": latency("99"),
+        "requests": int(total.group(1)) if total else 0,
+        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0),
+        "connections": connections, "seconds": seconds,
+    }
+
+
+def measure(client: Any, label: str, info: dict[str, Any], env: dict[str, str], quick: bool, tmp: Path) -> dict:
+    print(f"{label}: cold start...", file=sys.stderr)
+    result: dict[str, Any] = {"cold_start_s": cold_start(client, info["id"], label, env, 2 if quick else 3)}
+    container, url = start(client, info["id"], f"serve-bench-{label}", env)
+    try:
+        first_prediction(url, container)
+        time.sleep(2)
+        result["idle_mb"] = round(memory_mb(container), 1)
+        seconds = 5 if quick else 20
+        for name, body, conns in (("one", json.dumps(RECORD), 32), ("batch100", json.dumps([RECORD] * 100), 4)):
+            print(f"{label}: wrk {name} {seconds}s x {conns} connections...", file=sys.stderr)
+            sampler = MemorySampler(container)
+            sampler.start()
+            result[name] = wrk(url, body, seconds, conns, tmp)
+            samples = sampler.stop()
+            result[name]["peak_mb"] = max(mb for _, mb in samples)
+    finally:
+        container.remove(force=True)
+    return result
+
+
+def two_workers(client: Any, info: dict[str, Any], seconds: int, tmp: Path) -> dict[str, Any]:
+    """Idle and peak memory of ours with two worker processes (a 512 MB dyno's usual setting)."""
+    container, url = start(client, info["id"], "serve-bench-two", {"WEB_CONCURRENCY": "2"})
+    try:
+        first_prediction(url, container)
+        time.sleep(2)
+        idle = round(memory_mb(container), 1)
+        sampler = MemorySampler(container)
+        sampler.start()
+        run = wrk(url, json.dumps(RECORD), seconds, 32, tmp)
+        samples = sampler.stop()
+    finally:
+        container.remove(force=True)
+    return {**run, "idle_mb": idle, "peak_mb": max(mb for _, mb in samples)}
+
+
+def soak(client: Any, info: dict[str, Any], env: dict[str, str], seconds: int, tmp: Path) -> dict[str, Any]:
+    container, url = start(client, info["id"], "serve-bench-soak", env)
+    try:
+        first_prediction(url, container)
+        sampler = MemorySampler(container, every=2.0)
+        sampler.start()
+        run = wrk(url, json.dumps(RECORD), seconds, 64, tmp)
+        samples = sampler.stop()
+    finally:
+        container.remove(force=True)
+    loaded = [mb for t, mb in samples if t >= 10]  # after warm-up
+    return {**run, "memory_samples": samples, "memory_first_mb": loaded[0] if loaded else None,
+            "memory_last_mb": loaded[-1] if loaded else None, "memory_max_mb": max(loaded) if loaded else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs to try the script")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="WEB_CONCURRENCY for ours in the speed runs (default 1, the 1-CPU optimum)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("error: wrk not found; install it with `apt-get install wrk`", file=sys.stderr)
+        return 2
+    client = image.connect(timeout=900)
+    images = build_images(client)
+    ours_env = {"WEB_CONCURRENCY": str(args.workers)}
+    results: dict[str, Any] = {"limits": "--cpus 1 --memory 512m", "ours_web_concurrency": args.workers,
+                               "images": {k: {"size_mb": round(v["size"] / 1e6, 1),
+                                              "layers": [(c, round(s / 1e6, 1)) for c, s in v["layers"]]}
+                                          for k, v in images.items()}}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["naive"] = measure(client, "naive", images["naive"], {}, args.quick, Path(tmp))
+        results["ours"] = measure(client, "ours", images["ours"], ours_env, args.quick, Path(tmp))
+        print("ours: memory with WEB_CONCURRENCY=2...", file=sys.stderr)
+        results["ours_two_workers"] = two_workers(client, images["ours"], 10 if args.quick else 20, Path(tmp))
+        print("ours: 60 s saturation run...", file=sys.stderr)
+        results["soak"] = soak(client, images["ours"], ours_env, 15 if args.quick else 60, Path(tmp))
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(report(results))
+    return 0
+
+
+def report(r: dict[str, Any]) -> str:
+    n, o = r["naive"], r["ours"]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else "-"
+
+    rows = [
+        "| metric | naive (Flask dev server) | ours | ours / naive |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label in (("one", "1 record"), ("batch100", "100 records")):
+        rows.append(f"| {label}: requests/s | {n[key]['rps']:.1f} | {o[key]['rps']:.1f} | "
+                    f"{ratio(o[key]['rps'], n[key]['rps'])} |")
+        rows.append(f"| {label}: records/s | {n[key]['rps'] * (100 if key != 'one' else 1):.0f} | "
+                    f"{o[key]['rps'] * (100 if key != 'one' else 1):.0f} | |")
+        for p in ("p50", "p99"):
+            rows.append(f"| {label}: {p} latency (ms) | {n[key][p + '_ms']:.1f} | {o[key][p + '_ms']:.1f} | "
+                        f"{ratio(o[key][p + '_ms'], n[key][p + '_ms'])} |")
+        rows.append(f"| {label}: errors | {n[key]['errors']} | {o[key]['errors']} | |")
+    cn, co = statistics.median(n["cold_start_s"]), statistics.median(o["cold_start_s"])
+    rows.append(f"| cold start, median (s) | {cn:.2f} | {co:.2f} | {ratio(co, cn)} |")
+    sn, so = r["images"]["naive"]["size_mb"], r["images"]["ours"]["size_mb"]
+    rows.append(f"| image size (MB) | {sn:.0f} | {so:.0f} | {ratio(so, sn)} |")
+    rows.append(f"| memory idle (MiB) | {n['idle_mb']:.0f} | {o['idle_mb']:.0f} | |")
+    peak_n = max(n["one"]["peak_mb"], n["batch100"]["peak_mb"])
+    peak_o = max(o["one"]["peak_mb"], o["batch100"]["peak_mb"])
+    rows.append(f"| memory peak under load (MiB) | {peak_n:.0f} | {peak_o:.0f} | |")
+    t = r["ours_two_workers"]
+    rows.append(f"| ours, WEB_CONCURRENCY=2: memory idle / peak (MiB) | | {t['idle_mb']:.0f} / {t['peak_mb']:.0f} | |")
+    rows.append(f"| ours, WEB_CONCURRENCY=2: 1 record requests/s, p99 (ms) | | {t['rps']:.1f}, {t['p99_ms']:.1f} | |")
+    s = r["soak"]
+    rows += ["", f"Saturation run (ours, {s['seconds']} s, {s['connections']} connections, 1 record): "
+             f"{s['requests']} requests, {s['rps']:.1f}/s, {s['errors']} errors, p99 {s['p99_ms']:.1f} ms; "
+             f"memory after warm-up {s['memory_first_mb']} -> {s['memory_last_mb']} MiB (max {s['memory_max_mb']})."]
+    for name in ("naive", "ours"):
+        rows += ["", f"Layers of {name} ({r['images'][name]['size_mb']:.0f} MB):", "", "| MB | instruction |",
+                 "|---:|---|"]
+        rows += [f"| {mb:.1f} | `{cmd.replace('|', '/')}` |" for cmd, mb in r["images"][name]["layers"]]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

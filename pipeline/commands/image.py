@@ -1,0 +1,96 @@
+"""`pipeline image build` / `pipeline image run`: the serving image through the Docker Engine API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+from pipeline.commands.base import Context, Outcome
+from pipeline.errors import UsageError
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _build(ctx: Context) -> Outcome:
+    from pipeline.container import image
+
+    context = Path(ctx.args.context).resolve() if ctx.args.context else ctx.paths.root
+    spec = image.BuildSpec(
+        context=context,
+        repository=ctx.args.repository,
+        dockerfile=ctx.args.dockerfile,
+        git_commit=ctx.args.git_commit or image.git_commit(context),
+        build_args=_pairs(ctx.args.build_arg, "--build-arg"),
+        network_mode=ctx.args.network,
+        platform=ctx.args.platform,
+        pull=ctx.args.pull,
+    )
+    built = image.build(image.connect(), spec, progress=_progress if not ctx.args.quiet else lambda _l: None)
+    lines = [f"image {built.id}", f"size {built.size_mb:.1f} MB", *(f"tag {t}" for t in built.tags)]
+    outputs = {"image_id": built.id, "image_tag": built.tags[0], "model_sha256": built.model_sha256}
+    return Outcome(lines, outputs=outputs)
+
+
+def _run(ctx: Context) -> Outcome:
+    from pipeline.container import image
+
+    name = ctx.args.name or f"mlops-serve-{uuid.uuid4().hex[:8]}"
+    spec = image.RunSpec(
+        image=ctx.args.image,
+        name=name,
+        port=ctx.args.port,
+        host_port=ctx.args.host_port,
+        environment=_pairs(ctx.args.env, "--env"),
+        user=ctx.args.user,
+        cpus=ctx.args.cpus,
+        memory=ctx.args.memory,
+    )
+    container = image.run(image.connect(), spec)
+    url = f"http://127.0.0.1:{spec.host_port or spec.port}"
+    seconds = image.wait_ready(url, container, timeout=ctx.args.timeout)
+    return Outcome([f"ready in {seconds:.1f}s at {url} (container {name}); stop with `docker stop {name}`"],
+                   outputs={"container": name, "url": url})
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    img = sub.add_parser("image", help="build or run the serving image (Docker Engine API)")
+    ops = img.add_subparsers(dest="image_command", required=True, metavar="{build,run}")
+
+    b = ops.add_parser("build", help="build the Dockerfile, tag it with the git commit and model hash")
+    b.add_argument("--context", help="build context (default: the project root)")
+    b.add_argument("--dockerfile", default="Dockerfile", help="path inside the context (default: Dockerfile)")
+    b.add_argument("--repository", default="mlops-model", help="image repository name (default: mlops-model)")
+    b.add_argument("--git-commit", help="commit to record (default: git rev-parse HEAD)")
+    b.add_argument("--build-arg", action="append", metavar="KEY=VALUE",
+                   help="e.g. PYTHON_IMAGE=local/python-base:3.11-ca on machines without Docker Hub")
+    b.add_argument("--network", help="build network mode, e.g. host (needed behind some proxies)")
+    b.add_argument("--platform", default="linux/amd64", help="target platform (default: linux/amd64, Heroku's)")
+    b.add_argument("--pull", action="store_true", help="always pull a newer base image")
+    b.add_argument("-q", "--quiet", action="store_true", help="no build progress on stderr")
+    b.set_defaults(handler=_build)
+
+    r = ops.add_parser("run", help="start the image detached with $PORT set and wait for /ready")
+    r.add_argument("image", help="image id or tag")
+    r.add_argument("--name", help="container name (default: mlops-serve-<random>)")
+    r.add_argument("--port", type=int, default=8000, help="$PORT inside the container (default 8000)")
+    r.add_argument("--host-port", type=int, help="port on 127.0.0.1 (default: same as --port)")
+    r.add_argument("--env", action="append", metavar="KEY=VALUE", help="extra environment, e.g. WEB_CONCURRENCY=2")
+    r.add_argument("--user", help="uid[:gid] to run as (Heroku uses a random non-root uid)")
+    r.add_argument("--cpus", type=float, help="CPU limit, e.g. 1")
+    r.add_argument("--memory", help="memory limit, e.g. 512m")
+    r.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for /ready (default 60)")
+    r.set_defaults(handler=_run)

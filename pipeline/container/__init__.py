@@ -1,0 +1,1 @@
+"""Image build and inspection over the Docker Engine API."""

@@ -1,0 +1,17 @@
+"""Entry point for uvicorn workers: settings from the environment, the verified model, the app.
+
+`uvicorn pipeline.serve.asgi:app_from_env --factory` (what `pipeline serve` runs in each worker).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from pipeline.serve.app import create_app
+from pipeline.serve.loader import load_serving_model
+from pipeline.settings import load_settings
+
+
+def app_from_env() -> FastAPI:
+    settings = load_settings()
+    return create_app(settings, load_serving_model(settings))

@@ -1,0 +1,135 @@
+"""Load what the app serves: the verified model, or the reason it is refused, plus its provenance.
+
+A model that fails its integrity check or self-check does not stop the process: the app starts,
+answers /health, and reports the reason on /ready with 503. A platform that restarts crashed
+processes would otherwise restart a tampered image forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline import model as model_io
+from pipeline.contract import DataContract, load_contract
+from pipeline.errors import PipelineError
+from pipeline.model import LoadedModel
+from pipeline.serve.predictor import Predictor, self_check
+from pipeline.settings import Settings
+
+log = logging.getLogger("pipeline.serve")
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    contract: DataContract
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    predictor: Predictor | None
+    problem: str | None = None
+    sha256: str | None = None
+    load_seconds: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.predictor is not None and self.problem is None
+
+    @classmethod
+    def from_loaded(
+        cls, loaded: LoadedModel, contract: DataContract, *, load_seconds: float = 0.0,
+        provenance: dict[str, Any] | None = None,
+    ) -> ServingModel:
+        """A loaded (hash-verified) model, self-checked with one prediction before it is called ready."""
+        features = tuple(loaded.features)
+        predictor = Predictor(loaded.estimator, tuple(contract.column(f) for f in features))
+        problem = self_check(predictor, loaded.classes)
+        return cls(
+            contract=contract,
+            features=features,
+            classes=tuple(loaded.classes),
+            predictor=predictor if problem is None else None,
+            problem=problem,
+            sha256=str(loaded.meta.get("sha256")),
+            load_seconds=load_seconds,
+            provenance=provenance or {},
+        )
+
+    @classmethod
+    def refused(cls, contract: DataContract, meta: dict[str, Any], problem: str, **kw: Any) -> ServingModel:
+        # Without readable metadata the request schema falls back to every contract column.
+        known = [f for f in meta.get("features") or () if f in contract.names]
+        features = tuple(known) or contract.names
+        return cls(contract=contract, features=features, classes=tuple(meta.get("classes") or ("unknown",)),
+                   predictor=None, problem=problem, **kw)
+
+
+def _read(path: Path, parse: Any) -> Any:
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+
+
+def dvc_model_hash(lock: Any, model_path: str = "models/model.skops") -> str | None:
+    """The md5 DVC recorded for the model file in dvc.lock (what `dvc pull` would fetch)."""
+    if not isinstance(lock, dict):
+        return None
+    for stage in (lock.get("stages") or {}).values():
+        for out in (stage or {}).get("outs") or []:
+            if isinstance(out, dict) and out.get("path") == model_path:
+                return str(out.get("md5")) if out.get("md5") else None
+    return None
+
+
+def provenance(settings: Settings, meta: dict[str, Any]) -> dict[str, Any]:
+    params = _read(settings.params_path, yaml.safe_load)
+    return {
+        "git_commit": settings.git_commit,
+        "model": {
+            "sha256": meta.get("sha256"),
+            "dvc_md5": dvc_model_hash(_read(settings.dvc_lock_path, yaml.safe_load)),
+            "type": meta.get("model"),
+            "hyperparameters": meta.get("hyperparameters"),
+            "features": meta.get("features"),
+            "classes": meta.get("classes"),
+            "sklearn_version": meta.get("sklearn_version"),
+            "train_rows": meta.get("train_rows"),
+        },
+        "params": params if isinstance(params, dict) else None,
+        "metrics": _read(settings.metrics_path, json.loads),
+    }
+
+
+def load_serving_model(settings: Settings) -> ServingModel:
+    """Never raises for a bad model (see module doc); a missing contract is a broken image and does raise."""
+    contract = load_contract(settings.contract_path)
+    meta = _read(settings.meta_path, json.loads)
+    meta = meta if isinstance(meta, dict) else {}
+    info = provenance(settings, meta)
+    start = time.perf_counter()
+    try:
+        loaded = model_io.load(settings.model_path, settings.meta_path)
+    except PipelineError as exc:
+        log.error("model refused: %s", exc, extra={"fields": {"event": "model_refused"}})
+        return ServingModel.refused(contract, meta, str(exc), provenance=info)
+    try:
+        serving = ServingModel.from_loaded(
+            loaded, contract, load_seconds=time.perf_counter() - start, provenance=info
+        )
+    except PipelineError as exc:  # features outside the contract
+        log.error("model refused: %s", exc, extra={"fields": {"event": "model_refused"}})
+        return ServingModel.refused(contract, meta, str(exc), provenance=info)
+    if serving.problem:
+        log.error("model refused: %s: %s", settings.model_path, serving.problem,
+                  extra={"fields": {"event": "model_refused"}})
+    else:
+        log.info("model ready: %s sha256 %s in %.2fs", settings.model_path, (serving.sha256 or "")[:12],
+                 serving.load_seconds, extra={"fields": {"event": "model_ready"}})
+    return serving

@@ -1,0 +1,91 @@
+"""Runtime settings of the serving process, read from the environment and validated all at once.
+
+Names follow the platform (Heroku sets PORT and WEB_CONCURRENCY); everything else is optional.
+Every bad variable is reported in one ConfigError, each named as the user spells it:
+``environment: PORT must be <= 65535, got '70000'; WEB_CONCURRENCY must be >= 1, got '0'``.
+Secrets are SecretStr, so they never show in a repr, a log line or an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    # Field names are the environment variable names, lower-cased; no prefix because the platform's
+    # own names (PORT, WEB_CONCURRENCY) are the ones users already know.
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=False, extra="ignore")
+
+    host: str = Field(default="0.0.0.0", description="address to bind; 0.0.0.0 inside a container")  # noqa: S104
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port to bind; Heroku sets it")
+    web_concurrency: int = Field(default=1, ge=1, le=32, description="worker processes; Heroku sets it per dyno size")
+    model_dir: Path = Field(default=Path("models"), description="directory with model.skops and model.json")
+    contract_path: Path = Field(default=Path("gx/expectations/data.json"), description="the data contract (GX suite)")
+    metrics_path: Path = Field(default=Path("reports/metrics.json"), description="training metrics shown by /version")
+    params_path: Path = Field(default=Path("params.yaml"), description="params shown by /version")
+    dvc_lock_path: Path = Field(default=Path("dvc.lock"), description="the model hash DVC recorded, shown by /version")
+    git_commit: str = Field(default="unknown", max_length=64, description="commit the image was built from")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576, description="larger bodies get 413")
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="most records in one /predict request")
+    max_batch_rows: int = Field(
+        default=2048, ge=1, le=1_000_000, description="most rows the micro-batcher hands the model in one call"
+    )
+    graceful_timeout: float = Field(
+        default=25.0, gt=0, le=30, description="seconds to finish in-flight requests after SIGTERM (Heroku allows 30)"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="if set, GET /metrics requires 'Authorization: Bearer <token>'"
+    )
+
+    @property
+    def model_path(self) -> Path:
+        return self.model_dir / "model.skops"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.model_dir / "model.json"
+
+    def resolved(self, root: Path) -> Settings:
+        """The same settings with relative paths anchored at `root` (the project root, `pipeline -C`)."""
+        paths = {name: root / value for name, value in self if isinstance(value, Path) and not value.is_absolute()}
+        return self.model_copy(update=paths)
+
+    def path_env(self) -> dict[str, str]:
+        """Path settings as environment variables, so worker processes read exactly these."""
+        return {name.upper(): str(value) for name, value in self if isinstance(value, Path)}
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    name = str(err["loc"][0]).upper() if err["loc"] else "?"
+    got = err.get("input")
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        return f"{name} must be {bounds[kind]} {next(iter(ctx.values()))}, got {got!r}"
+    if kind == "literal_error":
+        return f"{name} must be one of {ctx.get('expected')}, got {got!r}"
+    if kind in {"int_parsing", "float_parsing"}:
+        return f"{name} must be a number, got {got!r}"
+    return f"{name}: {err['msg'].lower()}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `env` (default: os.environ). All problems are reported together, in one line."""
+    try:
+        if env is None:
+            return Settings()
+        # Explicit mappings (tests, the container helper) must not fall back to os.environ.
+        lowered = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
+        return Settings.model_validate(lowered)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"environment: {problems}; fix the variables (see docs/serving.md)") from None

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from pipeline.serve.predictor import MicroBatcher, Row
+
+
+class _SlowEcho:
+    """Stands in for a model: answers each row with its 'x', records each call's size."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.calls: list[int] = []
+        self.fail_on = fail_on
+        self.release = threading.Event()
+
+    def __call__(self, rows: Sequence[Row]) -> list[tuple[str, dict[str, float]]]:
+        self.calls.append(len(rows))
+        self.release.wait(timeout=5)
+        if self.fail_on is not None and any(r["x"] == self.fail_on for r in rows):
+            raise RuntimeError("model broke")
+        return [(str(r["x"]), {str(r["x"]): 1.0}) for r in rows]
+
+
+def test_requests_arriving_while_busy_share_one_call() -> None:
+    model = _SlowEcho()
+
+    async def scenario() -> list[list[tuple[str, dict[str, float]]]]:
+        batcher = MicroBatcher(model, max_rows=100)
+        first = asyncio.create_task(batcher.submit([{"x": 0}]))
+        await asyncio.sleep(0.05)  # the first call is now running and blocked
+        rest = [asyncio.create_task(batcher.submit([{"x": i}, {"x": i + 100}])) for i in range(1, 6)]
+        await asyncio.sleep(0.05)
+        model.release.set()
+        return [await first, *[await t for t in rest]]
+
+    results = asyncio.run(scenario())
+    assert model.calls == [1, 10]
+    assert [label for label, _ in results[0]] == ["0"]
+    assert [[label for label, _ in r] for r in results[1:]] == [[str(i), str(i + 100)] for i in range(1, 6)]
+
+
+def test_batches_respect_max_rows_without_splitting_requests() -> None:
+    model = _SlowEcho()
+    model.release.set()
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(model, max_rows=4)
+        await asyncio.gather(*(batcher.submit([{"x": i}] * 3) for i in range(4)))
+
+    asyncio.run(scenario())
+    assert model.calls and all(size == 3 for size in model.calls)
+
+
+def test_a_failing_call_fails_only_its_requests() -> None:
+    model = _SlowEcho(fail_on=1)
+    model.release.set()
+
+    async def scenario() -> tuple[object, object]:
+        batcher = MicroBatcher(model, max_rows=1)
+        bad, good = await asyncio.gather(batcher.submit([{"x": 1}]), batcher.submit([{"x": 2}]),
+                                         return_exceptions=True)
+        return bad, good
+
+    bad, good = asyncio.run(scenario())
+    assert isinstance(bad, RuntimeError)
+    assert good == [("2", {"2": 1.0})]
+
+
+def test_counts_model_calls() -> None:
+    calls = []
+    model = _SlowEcho()
+    model.release.set()
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(model, max_rows=10, on_call=lambda: calls.append(1))
+        await batcher.submit([{"x": 1}])
+        await batcher.submit([{"x": 2}])
+
+    asyncio.run(scenario())
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("value", [None, 12.5])
+def test_frame_matches_training_dtypes(model_files, contract, value) -> None:
+    from pipeline import model as model_io
+    from pipeline.serve.predictor import Predictor
+
+    loaded = model_io.load(model_files / "model.skops", model_files / "model.json")
+    predictor = Predictor(loaded.estimator, tuple(contract.column(f) for f in loaded.features))
+    frame = predictor.frame([{"island": "Dream", "bill_depth_mm": value, "sex": None}])
+    assert str(frame["bill_depth_mm"].dtype) == "float64"
+    [(label, probs)] = predictor([{"island": "Dream", "bill_depth_mm": value, "sex": None}])
+    assert label in probs and abs(sum(probs.values()) - 1) < 1e-9
+    assert list(probs) == loaded.classes
