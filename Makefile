@@ -11,7 +11,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install run test lint engine repro hadolint ci ci-steps
+.PHONY: help install run test lint lock engine repro hadolint ci ci-steps
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,10 @@ ci-steps:
 	$(BIN)/pipeline image build
 	$(BIN)/pipeline scan
 	$(BIN)/pipeline image run --smoke
+
+lock: install ## re-pin requirements/lock.txt from the current .venv (after changing dependencies)
+	@{ echo '# Pinned versions of every dependency (pip freeze of a resolved .venv with the dev extra). Regenerate with `make lock`.'; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^mlops-ci-pipeline'; } > requirements/lock.txt
 
 lint: install ## ruff, mypy and the import contracts
 	$(BIN)/ruff check pipeline tests

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from pipeline.commands.base import Context, Outcome
+from pipeline.container import record
 from pipeline.errors import UsageError
 
 
@@ -38,10 +39,17 @@ def _build(ctx: Context) -> Outcome:
         network_mode=ctx.args.network,
         platform=ctx.args.platform,
         pull=ctx.args.pull,
+        # An empty --cache-from (a workflow input left blank) means no cache.
+        cache_from=tuple(ref for ref in ctx.args.cache_from or [] if ref),
+        source=image.source_url(context),
     )
     built = image.build(image.connect(), spec, progress=_progress if not ctx.args.quiet else lambda _l: None)
-    lines = [f"image {built.id}", f"size {built.size_mb:.1f} MB", *(f"tag {t}" for t in built.tags)]
-    outputs = {"image_id": built.id, "image_tag": built.tags[0], "model_sha256": built.model_sha256}
+    written = record.write(ctx.paths, {"id": built.id, "tags": list(built.tags), "size": built.size,
+                                       "model_sha256": built.model_sha256, "git_commit": spec.git_commit})
+    lines = [f"image {built.id}", f"size {built.size_mb:.1f} MB", *(f"tag {t}" for t in built.tags),
+             f"recorded in {ctx.paths.rel(written)}"]
+    outputs = {"image": built.id, "image_id": built.id, "image_tag": built.tags[0],
+               "model_sha256": built.model_sha256}
     return Outcome(lines, outputs=outputs)
 
 
@@ -50,7 +58,7 @@ def _run(ctx: Context) -> Outcome:
 
     name = ctx.args.name or f"mlops-serve-{uuid.uuid4().hex[:8]}"
     spec = image.RunSpec(
-        image=ctx.args.image,
+        image=record.image_or_last_built(ctx.paths, ctx.args.image),
         name=name,
         port=ctx.args.port,
         host_port=ctx.args.host_port,
@@ -80,11 +88,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--network", help="build network mode, e.g. host (needed behind some proxies)")
     b.add_argument("--platform", default="linux/amd64", help="target platform (default: linux/amd64, Heroku's)")
     b.add_argument("--pull", action="store_true", help="always pull a newer base image")
+    b.add_argument("--cache-from", action="append", metavar="REF",
+                   help="image to use as layer cache (repeatable; empty means none)")
     b.add_argument("-q", "--quiet", action="store_true", help="no build progress on stderr")
     b.set_defaults(handler=_build)
 
     r = ops.add_parser("run", help="start the image detached with $PORT set and wait for /ready")
-    r.add_argument("image", help="image id or tag")
+    r.add_argument("image", nargs="?", help="image id or tag (default: the last `pipeline image build`)")
     r.add_argument("--name", help="container name (default: mlops-serve-<random>)")
     r.add_argument("--port", type=int, default=8000, help="$PORT inside the container (default 8000)")
     r.add_argument("--host-port", type=int, help="port on 127.0.0.1 (default: same as --port)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
+from pipeline.container import record
 from pipeline.errors import GateFailed
 from pipeline.gates.verdict import Verdict
 
@@ -54,7 +55,7 @@ def _scan(ctx: Context) -> Outcome:
         policy=at(args.policy) or root / "scan-policy.yaml",
         out_dir=at(args.out) or ctx.paths.reports / "scan",
         today=args.today or datetime.now(UTC).date(),
-        image=args.image,
+        image=args.image or (last["id"] if (last := record.read(ctx.paths)) else None),
         dockerfile=dockerfile,
         trivy_report=at(args.trivy_report),
         pip_audit_report=at(args.pip_audit_report),
@@ -92,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         description="Apply scan-policy.yaml to every scanner's findings; exit 1 when one blocks the image.",
     )
     p.add_argument(
-        "--image", help="local image to inspect (facts, secrets in every layer, SBOM), e.g. app:sha"
+        "--image",
+        help="local image to inspect (facts, secrets in every layer, SBOM); default: the last `pipeline image build`",
     )
     p.add_argument(
         "--dockerfile", help="Dockerfile to lint with hadolint (default: ./Dockerfile when present)"

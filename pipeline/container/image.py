@@ -8,6 +8,7 @@ formation API takes as `docker_image`.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -67,6 +68,21 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() or "unknown"
 
 
+def source_url(root: Path) -> str | None:
+    """Where the image's source lives: the GitHub repository in Actions, else the git remote."""
+    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
+    if server and repo:
+        return f"{server}/{repo}"
+    try:
+        out = subprocess.run(["git", "config", "--get", "remote.origin.url"], cwd=root, capture_output=True,
+                             text=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    url = out.stdout.strip()
+    # A remote URL can carry credentials (https://user:token@host/...): never bake those in.
+    return re.sub(r"//[^/@]+@", "//", url) or None
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     context: Path
@@ -77,6 +93,8 @@ class BuildSpec:
     network_mode: str | None = None
     platform: str = "linux/amd64"
     pull: bool = False
+    cache_from: tuple[str, ...] = ()
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,10 @@ def build(client: Any, spec: BuildSpec, progress: Progress = lambda _line: None)
             dockerfile=spec.dockerfile,
             tag=tags[0],
             buildargs={"GIT_COMMIT": commit, **spec.build_args},
-            labels={MODEL_LABEL: sha, "org.opencontainers.image.revision": commit},
+            labels={MODEL_LABEL: sha, "org.opencontainers.image.revision": commit,
+                    "org.opencontainers.image.title": spec.repository,
+                    **({"org.opencontainers.image.source": spec.source} if spec.source else {})},
+            cache_from=list(spec.cache_from) or None,
             network_mode=spec.network_mode,
             platform=spec.platform,
             pull=spec.pull,
