@@ -59,6 +59,7 @@ def _scan(ctx: Context) -> Outcome:
         dockerfile=dockerfile,
         trivy_report=at(args.trivy_report),
         pip_audit_report=at(args.pip_audit_report),
+        allow_missing=tuple(args.allow_missing or ()),
     )
     result = run(request, ctx.paths)
     s = result.verdict.summary
@@ -101,6 +102,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument(
         "--trivy-report", metavar="PATH", help="Trivy JSON report of the image (trivy image -f json)"
+    )
+    p.add_argument(
+        "--allow-missing", action="append", metavar="SCANNER",
+        help="accept, for this run only, that a required scanner did not run (reported, not blocking); "
+        "for local runs without Trivy, never in the workflows"
     )
     p.add_argument("--pip-audit-report", metavar="PATH", help="pip-audit JSON report (pip-audit -f json)")
     p.add_argument("--policy", metavar="PATH", help="scan policy (default: scan-policy.yaml)")

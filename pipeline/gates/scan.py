@@ -100,8 +100,13 @@ def evaluate(
     today: date,
     source: str = "scan-policy.yaml",
     notes: Iterable[str] = (),
+    allow_missing: Collection[str] = (),
 ) -> Verdict:
-    """Apply the policy: thresholds, fixed/unfixed, waivers (with expiry) and required scanners."""
+    """Apply the policy: thresholds, fixed/unfixed, waivers (with expiry) and required scanners.
+
+    `allow_missing` names required scanners whose absence this one run accepts (a local `make ci`
+    has no Trivy); each is still reported, as a non-blocking finding, so the report says so.
+    """
     rows: list[Finding] = []
     used: set[int] = set()
     for f in findings:
@@ -124,13 +129,15 @@ def evaluate(
 
     missing = [s for s in policy.required_scanners if s not in ran]
     for scanner in missing:
+        allowed = scanner in allow_missing
         rows.append(
             _policy_finding(
                 "policy.scanner-missing",
                 scanner,
                 f"scanner {scanner} is required by {source} (required_scanners) but did not run; "
-                f"{_INPUTS.get(scanner, 'give it its input')} or remove it from required_scanners",
-                blocking=True,
+                + ("accepted for this run only (--allow-missing)" if allowed else
+                   f"{_INPUTS.get(scanner, 'give it its input')} or remove it from required_scanners"),
+                blocking=not allowed,
                 where=f"{source} required_scanners",
             )
         )

@@ -38,6 +38,7 @@ class ScanRequest:
     dockerfile: Path | None = None
     trivy_report: Path | None = None
     pip_audit_report: Path | None = None
+    allow_missing: tuple[str, ...] = ()
 
 
 @dataclass
@@ -168,7 +169,8 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
         ran.update({"image", "secrets"})
 
     verdict = gate.evaluate(
-        _dedupe(findings), policy, ran, req.today, source=paths.rel(req.policy), notes=notes
+        _dedupe(findings), policy, ran, req.today, source=paths.rel(req.policy), notes=notes,
+        allow_missing=req.allow_missing,
     )
     findings_path = req.out_dir / FINDINGS
     markdown = gate.to_markdown(verdict, findings_path=paths.rel(findings_path))

@@ -320,3 +320,12 @@ def test_sarif_has_one_rule_per_id_levels_from_the_verdict_and_suppressed_waiver
     by_id = {r["id"]: r for r in rules}
     assert by_id["CVE-WAIVED"]["properties"]["security-severity"] == "9.5"
     json.dumps(sarif)  # plain JSON types only
+
+
+def test_allow_missing_reports_the_missing_scanner_without_blocking() -> None:
+    ran = tuple(s for s in ALL if s != "trivy")
+    assert not evaluate([], policy(), ran, TODAY).passed
+    verdict = evaluate([], policy(), ran, TODAY, allow_missing=("trivy",))
+    assert verdict.passed
+    [missing] = [f for f in verdict.findings if f.rule == "policy.scanner-missing"]
+    assert not missing.blocking and "accepted for this run only (--allow-missing)" in missing.message

@@ -341,3 +341,9 @@ def test_docs_only_changes_do_not_retrain() -> None:
         for event in ("pull_request", "push"):
             if event in on:
                 assert "docs/**" in on[event]["paths-ignore"], f"{name}: {event} must ignore docs/**"
+
+
+def test_no_workflow_relaxes_the_scan_policy() -> None:
+    """`--allow-missing` exists for local runs without Trivy; a workflow must never use it."""
+    for where, words in run_commands():
+        assert "--allow-missing" not in words, f"{where}: the workflows always run every required scanner"
