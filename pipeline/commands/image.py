@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.commands.base import Context, Outcome
 from pipeline.container import record
-from pipeline.errors import UsageError
+from pipeline.errors import GateFailed, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.deploy.smoke import SmokeResult
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -57,10 +62,12 @@ def _run(ctx: Context) -> Outcome:
     from pipeline.container import image
 
     name = ctx.args.name or f"mlops-serve-{uuid.uuid4().hex[:8]}"
+    # A smoke test must not collide with whatever already listens on 8000.
+    port = ctx.args.port or (_free_port() if ctx.args.smoke else 8000)
     spec = image.RunSpec(
         image=record.image_or_last_built(ctx.paths, ctx.args.image),
         name=name,
-        port=ctx.args.port,
+        port=port,
         host_port=ctx.args.host_port,
         environment=_pairs(ctx.args.env, "--env"),
         user=ctx.args.user,
@@ -69,9 +76,40 @@ def _run(ctx: Context) -> Outcome:
     )
     container = image.run(image.connect(), spec)
     url = f"http://127.0.0.1:{spec.host_port or spec.port}"
-    seconds = image.wait_ready(url, container, timeout=ctx.args.timeout)
-    return Outcome([f"ready in {seconds:.1f}s at {url} (container {name}); stop with `docker stop {name}`"],
-                   outputs={"container": name, "url": url})
+    if not ctx.args.smoke:
+        seconds = image.wait_ready(url, container, timeout=ctx.args.timeout)
+        return Outcome([f"ready in {seconds:.1f}s at {url} (container {name}); stop with `docker stop {name}`"],
+                       outputs={"container": name, "url": url})
+    try:
+        seconds = image.wait_ready(url, container, timeout=ctx.args.timeout)
+        result = _smoke(ctx, url)
+    finally:
+        # A smoke test leaves nothing running, pass or fail.
+        container.remove(force=True)
+    if not result.passed:
+        raise GateFailed(f"container smoke test failed on {spec.image[:19]}: {result.problem}")
+    return Outcome([f"smoke test passed: ready in {seconds:.1f}s, /predict answered {result.prediction!r:.120}"],
+                   outputs={"smoke": "passed"})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _smoke(ctx: Context, url: str) -> SmokeResult:
+    """The same probe a deploy runs on web_url: /ready, then one real /predict from the data contract."""
+    from pipeline import model as model_io
+    from pipeline.contract import load_contract
+    from pipeline.deploy.deadline import Deadline
+    from pipeline.deploy.smoke import Probe, sample_record, smoke_test
+
+    meta = model_io.verify(ctx.paths.model, ctx.paths.model_meta)
+    contract = load_contract(ctx.paths.root / ctx.params.gates.data.suite)
+    probe = Probe(sample=sample_record(contract, meta["features"]), classes=meta["classes"],
+                  model_sha256=meta["sha256"])
+    return smoke_test(url, probe, Deadline(ctx.args.timeout), ready_within=ctx.args.timeout)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,11 +134,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = ops.add_parser("run", help="start the image detached with $PORT set and wait for /ready")
     r.add_argument("image", nargs="?", help="image id or tag (default: the last `pipeline image build`)")
     r.add_argument("--name", help="container name (default: mlops-serve-<random>)")
-    r.add_argument("--port", type=int, default=8000, help="$PORT inside the container (default 8000)")
+    r.add_argument("--port", type=int, help="$PORT inside the container (default 8000; a free port with --smoke)")
     r.add_argument("--host-port", type=int, help="port on 127.0.0.1 (default: same as --port)")
     r.add_argument("--env", action="append", metavar="KEY=VALUE", help="extra environment, e.g. WEB_CONCURRENCY=2")
     r.add_argument("--user", help="uid[:gid] to run as (Heroku uses a random non-root uid)")
     r.add_argument("--cpus", type=float, help="CPU limit, e.g. 1")
     r.add_argument("--memory", help="memory limit, e.g. 512m")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for /ready (default 60)")
+    r.add_argument("--smoke", action="store_true",
+                   help="smoke test: /ready and one real /predict from the data contract, then remove the container")
     r.set_defaults(handler=_run)

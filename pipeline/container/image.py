@@ -79,7 +79,7 @@ def source_url(root: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     url = out.stdout.strip()
-    # A remote URL can carry credentials (https://user:token@host/...): never bake those in.
+    # A remote URL can carry a user and token before the host: never bake those into a label.
     return re.sub(r"//[^/@]+@", "//", url) or None
 
 
