@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_dvc_pipeline import repo, sh  # noqa: F401  (repo is a fixture)
+from tests.integration.conftest import sh
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
