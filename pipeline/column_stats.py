@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 # Above this many distinct values a string column's set is not tracked (in_set goes to GX).
 MAX_DISTINCT = 10_000
@@ -92,19 +93,29 @@ def _column_key(array: pa.Array, dictionary: pa.Array | None) -> np.ndarray | No
     return key
 
 
-def collect(table: pa.Table, chunk_rows: int = CHUNK_ROWS, row_keys: bool = True) -> TableStats:
-    """Gather exact facts chunk by chunk; memory beyond the input is O(chunk + distinct + 8 B/row)."""
-    stats = {name: ColumnStats(arrow_type=str(table.schema.field(name).type)) for name in table.schema.names}
-    batches: Iterable[pa.RecordBatch] = table.to_batches(max_chunksize=chunk_rows)
-    for batch in batches:
+def _chunks(source: pa.Table | ds.Dataset, chunk_rows: int) -> Iterable[pa.RecordBatch]:
+    if isinstance(source, pa.Table):
+        return source.to_batches(max_chunksize=chunk_rows)
+    return source.to_batches(batch_size=chunk_rows)
+
+
+def collect(source: pa.Table | ds.Dataset, chunk_rows: int | None = None, row_keys: bool = True) -> TableStats:
+    """Gather exact facts chunk by chunk. With a dataset (files on disk) memory is O(chunk + distinct
+    values + 8 bytes per row for duplicate detection), whatever the size of the data."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    schema = source.schema
+    stats = {name: ColumnStats(arrow_type=str(schema.field(name).type)) for name in schema.names}
+    rows = 0
+    for batch in _chunks(source, chunk_rows):
+        rows += batch.num_rows
         for name, array in zip(batch.schema.names, batch.columns, strict=True):
             _update_column(stats[name], array)
     duplicates: int | None = None
-    if row_keys and table.num_rows:
+    if row_keys and rows:
         dictionaries = {n: pa.array(sorted(s.distinct), type=pa.string())
                         for n, s in stats.items() if s.distinct is not None}
         keys: list[np.ndarray] = []
-        for batch in table.to_batches(max_chunksize=chunk_rows):
+        for batch in _chunks(source, chunk_rows):
             k = _row_keys(batch, stats, dictionaries)
             if k is None:
                 keys = []
@@ -114,5 +125,4 @@ def collect(table: pa.Table, chunk_rows: int = CHUNK_ROWS, row_keys: bool = True
             all_keys = np.concatenate(keys)
             all_keys.sort()  # equal keys become neighbours; an order of magnitude faster than np.unique here
             duplicates = int(np.count_nonzero(all_keys[1:] == all_keys[:-1]))
-    return TableStats(columns=list(table.schema.names), rows=table.num_rows, columns_stats=stats,
-                      duplicate_rows=duplicates)
+    return TableStats(columns=list(schema.names), rows=rows, columns_stats=stats, duplicate_rows=duplicates)

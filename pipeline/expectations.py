@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from pipeline.column_stats import collect
 from pipeline.contract import read_suite
@@ -27,18 +28,32 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 @dataclass(frozen=True)
 class Batch:
-    """One table validated against one suite."""
+    """One table validated against one suite: in memory, or parquet files read only as needed."""
 
     name: str
-    table: pa.Table
+    source: pa.Table | ds.Dataset
     suite_path: Path
 
     @classmethod
     def from_frame(cls, name: str, frame: pd.DataFrame, suite_path: Path) -> Batch:
         return cls(name, pa.Table.from_pandas(frame, preserve_index=False), suite_path)
 
+    @classmethod
+    def from_parquet(cls, name: str, files: list[Path], suite_path: Path) -> Batch:
+        return cls(name, ds.dataset([str(f) for f in files], format="parquet"), suite_path)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.source.schema.names)
+
+    @property
+    def num_rows(self) -> int:
+        return self.source.num_rows if isinstance(self.source, pa.Table) else self.source.count_rows()
+
     def frame(self, columns: list[str] | None = None) -> pd.DataFrame:
-        return (self.table.select(columns) if columns is not None else self.table).to_pandas()
+        if isinstance(self.source, pa.Table):
+            return (self.source.select(columns) if columns is not None else self.source).to_pandas()
+        return self.source.to_table(columns=columns).to_pandas()
 
 
 def _gx_suite(doc: dict[str, Any], path: Path) -> Any:
@@ -131,15 +146,28 @@ def _proven_result(expectation: dict[str, Any], proof: dict[str, Any], batch: Ba
     }
 
 
-def _columns_needed(expectations: list[dict[str, Any]], all_columns: list[str]) -> list[str]:
-    needed: list[str] = []
+def _column_groups(expectations: list[dict[str, Any]], all_columns: list[str]) -> list[list[dict[str, Any]]]:
+    """Expectations grouped by the columns they read, so GX loads one column (group) at a time.
+
+    Table-level expectations, and any that name a column the table lacks, need the whole table; they
+    form one group together with nothing else.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for exp in expectations:
         kw = exp.get("kwargs", {})
-        names = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
-        if not names or exp["type"].startswith("expect_table_"):
-            return all_columns  # table-level expectations look at the whole table
-        needed += [n for n in names if n in all_columns and n not in needed]
-    return needed
+        names = tuple([kw["column"]] if "column" in kw else kw.get("column_list") or [])
+        if not names or exp["type"].startswith("expect_table_") or any(n not in all_columns for n in names):
+            names = tuple(all_columns)
+        groups.setdefault(names, []).append(exp)
+    return list(groups.values())
+
+
+def _group_columns(group: list[dict[str, Any]], all_columns: list[str]) -> list[str]:
+    kw = group[0].get("kwargs", {})
+    names = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
+    if not names or group[0]["type"].startswith("expect_table_") or any(n not in all_columns for n in names):
+        return all_columns
+    return names
 
 
 def _quiet_gx_logging() -> None:
@@ -189,17 +217,18 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["pipeline"]))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(max_examples, 1)}
 
-    def gx_results(batch: Batch, doc: dict[str, Any], frame: pd.DataFrame) -> dict[int, Any]:
+    def gx_results(batch: Batch, doc: dict[str, Any], frame: pd.DataFrame, part: str) -> dict[int, Any]:
         """Run `doc` through a checkpoint; results keyed by the expectation's index in the suite."""
-        suite = context.suites.add(_gx_suite(doc, batch.suite_path))
-        batch_definition = source.add_dataframe_asset(batch.name).add_batch_definition_whole_dataframe(batch.name)
+        name = f"{batch.name}{part}"
+        suite = context.suites.add(_gx_suite({**doc, "name": f"{doc['name']}.{name}"}, batch.suite_path))
+        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=batch.name, data=batch_definition, suite=suite)
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
-        # One checkpoint per batch: a checkpoint passes the same batch parameters (dataframe)
-        # to all its validation definitions, and each batch here is a different dataframe.
+        # One checkpoint per dataframe: a checkpoint passes the same batch parameters (dataframe)
+        # to all its validation definitions.
         checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"gate_{batch.name}", validation_definitions=[validation], actions=actions,
+            name=f"gate_{name}", validation_definitions=[validation], actions=actions,
             result_format=result_format))
         return {int(res.expectation_config.meta["pipeline_index"]): res for res in _run(checkpoint, frame)}
 
@@ -208,16 +237,23 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
         doc = read_suite(batch.suite_path)
         indexed = [{**e, "meta": {**(e.get("meta") or {}), "pipeline_index": i}}
                    for i, e in enumerate(doc["expectations"])]
-        proofs: list[dict[str, Any] | None] = [None] * len(indexed)
-        if batch.table.num_rows > DETAIL_ROW_LIMIT and provable(indexed):
-            stats = collect(batch.table, row_keys=needs_row_keys(indexed))
-            proofs = [prove(e, stats) for e in indexed]
-        pending = [e for e, proof in zip(indexed, proofs, strict=True) if proof is None]
-        frame = batch.frame(_columns_needed(pending, batch.table.schema.names)) if pending else pd.DataFrame()
-        # Suite names are unique per context; the drift suite is validated against two batches.
-        sub_suite = {**doc, "name": f"{doc['name']}.{batch.name}", "expectations": pending}
-        evaluated = gx_results(batch, sub_suite, frame) if pending else {}
-        for i, (exp, proof) in enumerate(zip(indexed, proofs, strict=True)):
-            results.append(_proven_result(exp, proof, batch) if proof is not None
-                           else _plain_result(evaluated[i], batch, frame, max_examples))
+        columns = batch.columns
+        if batch.num_rows <= DETAIL_ROW_LIMIT:
+            frame = batch.frame()
+            evaluated = gx_results(batch, doc | {"expectations": indexed}, frame, "")
+            results.extend(_plain_result(evaluated[i], batch, frame, max_examples) for i in range(len(indexed)))
+            continue
+        stats = collect(batch.source, row_keys=needs_row_keys(indexed)) if provable(indexed) else None
+        proofs = [prove(e, stats) if stats else None for e in indexed]
+        by_index: dict[int, dict[str, Any]] = {
+            i: _proven_result(e, p, batch) for i, (e, p) in enumerate(zip(indexed, proofs, strict=True)) if p
+        }
+        pending = [e for e, p in zip(indexed, proofs, strict=True) if p is None]
+        for n, group in enumerate(_column_groups(pending, columns)):
+            frame = batch.frame(_group_columns(group, columns))
+            evaluated = gx_results(batch, doc | {"expectations": group}, frame, f".part{n}")
+            for i, res in evaluated.items():
+                by_index[i] = _plain_result(res, batch, frame, max_examples)
+            del frame  # one column group in memory at a time
+        results.extend(by_index[i] for i in range(len(indexed)))
     return results

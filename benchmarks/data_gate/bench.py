@@ -88,12 +88,10 @@ def key(batch: str, kind: str, column: str | None) -> str:
 
 
 def our_gate(source: Path, data_suite: Path, drift_suite: Path) -> dict[str, bool]:
-    import pyarrow.parquet as pq
-
     from pipeline.expectations import Batch, run_checkpoint
 
-    table = pq.read_table(source)
-    results = run_checkpoint([Batch("data", table, data_suite), Batch("train", table, drift_suite)], None, 5)
+    results = run_checkpoint([Batch.from_parquet("data", [source], data_suite),
+                              Batch.from_parquet("train", [source], drift_suite)], None, 5)
     return {key(r["batch"], r["expectation"], r["column"]): r["success"] for r in results}
 
 

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.errors import DataError, GateFailed
 from pipeline.expectations import Batch, run_checkpoint
@@ -21,23 +20,28 @@ from pipeline.params import Params
 from pipeline.paths import Paths
 
 
-def _read(path: Path, paths: Paths) -> pa.Table:
+def _check(path: Path, paths: Paths) -> Path:
     if not path.is_file():
         raise DataError(f"{paths.rel(path)}: prepared data not found; run `dvc repro prepare` first")
-    return pq.read_table(path)
+    return path
 
 
 def run(params: Params, paths: Paths, build_docs: bool = True) -> Verdict:
-    train = _read(paths.train, paths)
-    test = _read(paths.test, paths)
-    full = pa.concat_tables([train, test])
+    train, test = _check(paths.train, paths), _check(paths.test, paths)
     suite = paths.root / params.gates.data.suite
     drift = paths.root / params.gates.data.drift_suite
-    batches = [Batch("data", full, suite), Batch("train", train, drift), Batch("test", test, drift)]
+    # Datasets over the files, not tables in memory: the gate reads chunks and single columns as it
+    # needs them, so the splits never have to fit in memory whole.
+    batches = [Batch.from_parquet("data", [train, test], suite),
+               Batch.from_parquet("train", [train], drift), Batch.from_parquet("test", [test], drift)]
     docs = paths.data_docs if build_docs else None
     if docs is not None and docs.exists():
         shutil.rmtree(docs)  # stale pages from an earlier run would mislead readers
-    results = run_checkpoint(batches, docs, params.gates.data.max_examples)
+    try:
+        results = run_checkpoint(batches, docs, params.gates.data.max_examples)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{paths.rel(train.parent)}: prepared data cannot be read ({exc}); "
+                        "run `dvc repro prepare` again") from None
     verdict = data_gate.evaluate(results)
     write_json(paths.data_gate_json, {**verdict.to_dict(), "results": results})
     markdown = data_gate.to_markdown(verdict, params.gates.data.max_examples)

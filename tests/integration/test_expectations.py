@@ -48,12 +48,20 @@ BREAKAGES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 }
 
 
+@pytest.mark.parametrize("source", ["memory", "parquet"])
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
-def test_fast_path_gives_gx_verdicts(monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
+def test_fast_path_gives_gx_verdicts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, breakage: str, source: str
+) -> None:
     frame = BREAKAGES[breakage](penguins())
     batches = [Batch.from_frame("data", frame, DATA), Batch.from_frame("train", frame, DRIFT)]
     full = run_checkpoint(batches, None, max_examples=3)
+    if source == "parquet":  # the validate stage's way: files read in chunks and single columns
+        frame.to_parquet(tmp_path / "data.parquet", index=False)
+        batches = [Batch.from_parquet("data", [tmp_path / "data.parquet"], DATA),
+                   Batch.from_parquet("train", [tmp_path / "data.parquet"], DRIFT)]
     monkeypatch.setattr(expectations, "DETAIL_ROW_LIMIT", 10)
+    monkeypatch.setattr("pipeline.column_stats.CHUNK_ROWS", 100)  # several chunks even on small data
     fast = run_checkpoint(batches, None, max_examples=3)
 
     def verdicts(results: list[dict]) -> list[tuple]:
