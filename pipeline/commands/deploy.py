@@ -50,16 +50,21 @@ def _setup(ctx: Context) -> tuple[Any, Any, Any]:
     meta = _model_meta(ctx)
     probe = Probe(sample_record(contract, ctx.params.data.features), meta.get("classes"))
     deadline = Deadline(args.timeout)
-    deployer = Deployer(HerokuAPI(target, deadline), Registry(target, deadline), probe,
-                        Waits(poll=args.poll, boot=args.boot_wait, ready=args.ready_wait))
+    deployer = Deployer(
+        HerokuAPI(target, deadline),
+        Registry(target, deadline),
+        probe,
+        Waits(poll=args.poll, boot=args.boot_wait, ready=args.ready_wait),
+    )
     return target, deployer, meta
 
 
 def _record(ctx: Context, action: str, app: str, target: Any, meta: dict[str, Any]) -> Any:
     from pipeline.deploy.record import DeployRecord, git_commit
 
-    return DeployRecord(action, app, target.name, model_sha256=meta.get("sha256"),
-                        git_commit=git_commit(ctx.paths.root))
+    return DeployRecord(
+        action, app, target.name, model_sha256=meta.get("sha256"), git_commit=git_commit(ctx.paths.root)
+    )
 
 
 def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Outcome:
@@ -72,11 +77,19 @@ def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Ou
         raise error
     raise_for(record)
     web = record.web_image or {}
-    outputs = {"outcome": record.outcome, "app": record.app,
-               "release_version": str((record.release or {}).get("version", "")),
-               "image_digest": web.get("config_digest", ""), "manifest_digest": web.get("manifest_digest", ""),
-               "record": ctx.paths.rel(json_path)}
-    lines = [record.headline(), *record.notes, f"record: {ctx.paths.rel(json_path)} and {ctx.paths.rel(md_path)}"]
+    outputs = {
+        "outcome": record.outcome,
+        "app": record.app,
+        "release_version": str((record.release or {}).get("version", "")),
+        "image_digest": web.get("config_digest", ""),
+        "manifest_digest": web.get("manifest_digest", ""),
+        "record": ctx.paths.rel(json_path),
+    }
+    lines = [
+        record.headline(),
+        *record.notes,
+        f"record: {ctx.paths.rel(json_path)} and {ctx.paths.rel(md_path)}",
+    ]
     return Outcome(lines, summary_md=record.to_markdown(), outputs=outputs)
 
 
@@ -95,19 +108,25 @@ def _digests_from(ctx: Context) -> dict[str, str] | None:
     if args.digest:
         types = args.process_types
         if len(args.digest) != len(types):
-            raise ConfigError(f"--digest was given {len(args.digest)} time(s) for process types {types}; give one "
-                              "manifest digest per type, in the same order")
+            raise ConfigError(
+                f"--digest was given {len(args.digest)} time(s) for process types {types}; give one "
+                "manifest digest per type, in the same order"
+            )
         return dict(zip(types, args.digest, strict=True))
     if args.record:
         path = Path(args.record)
         try:
             staged = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path}: cannot read the deploy record ({exc}); pass the JSON `pipeline deploy` "
-                              "wrote for the source app") from None
+            raise ConfigError(
+                f"{path}: cannot read the deploy record ({exc}); pass the JSON `pipeline deploy` "
+                "wrote for the source app"
+            ) from None
         if staged.get("app") != args.source or staged.get("outcome") not in {"deployed", "noop"}:
-            raise ConfigError(f"{path}: the record is for {staged.get('app')!r} with outcome "
-                              f"{staged.get('outcome')!r}; promotion needs a verified deploy of {args.source!r}")
+            raise ConfigError(
+                f"{path}: the record is for {staged.get('app')!r} with outcome "
+                f"{staged.get('outcome')!r}; promotion needs a verified deploy of {args.source!r}"
+            )
         return {i["process_type"]: i["manifest_digest"] for i in staged.get("images", [])}
     return None
 
@@ -145,18 +164,32 @@ def _types(value: str) -> list[str]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", choices=["heroku", "local"], default="heroku",
-                   help="heroku (api.heroku.com) or local (a running `pipeline heroku-local`); default heroku")
-    p.add_argument("--timeout", type=float, default=900.0, help="hard overall timeout in seconds (default 900)")
+    p.add_argument(
+        "--target",
+        choices=["heroku", "local"],
+        default="heroku",
+        help="heroku (api.heroku.com) or local (a running `pipeline heroku-local`); default heroku",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=900.0, help="hard overall timeout in seconds (default 900)"
+    )
     p.add_argument("--poll", type=float, default=2.0, help="seconds between status polls (default 2)")
-    p.add_argument("--boot-wait", type=float, default=120.0,
-                   help="seconds for all dynos to be up after the release (default 120)")
-    p.add_argument("--ready-wait", type=float, default=30.0,
-                   help="seconds for /ready to answer 200 once the dynos are up (default 30)")
+    p.add_argument(
+        "--boot-wait",
+        type=float,
+        default=120.0,
+        help="seconds for all dynos to be up after the release (default 120)",
+    )
+    p.add_argument(
+        "--ready-wait",
+        type=float,
+        default=30.0,
+        help="seconds for /ready to answer 200 once the dynos are up (default 30)",
+    )
     p.add_argument("--record-dir", help="where the deploy record goes (default reports/deploy)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("deploy", help="push the image, release it on Heroku, verify it, or roll back")
     d.add_argument("--app", required=True, help="Heroku app name (container stack)")
     d.add_argument("--image", required=True, help="local image to release as the web process (tag or id)")
@@ -167,16 +200,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("promote", help="release the exact image that passed on one app (staging) on another")
     p.add_argument("--from", dest="source", required=True, help="the app whose verified image is promoted")
     p.add_argument("--to", dest="app", required=True, help="the app to release it on (production)")
-    p.add_argument("--digest", action="append", type=_digest,
-                   help="manifest digest to promote, one per process type (default: what the source app runs)")
+    p.add_argument(
+        "--digest",
+        action="append",
+        type=_digest,
+        help="manifest digest to promote, one per process type (default: what the source app runs)",
+    )
     p.add_argument("--record", help="the source app's deploy record JSON, instead of --digest")
-    p.add_argument("--process-types", type=_types, default=["web"],
-                   help="comma-separated process types to promote (default web; add release if used)")
+    p.add_argument(
+        "--process-types",
+        type=_types,
+        default=["web"],
+        help="comma-separated process types to promote (default web; add release if used)",
+    )
     _common(p)
     p.set_defaults(handler=_promote)
 
     r = sub.add_parser("rollback", help="roll the app back to an earlier release and verify it")
     r.add_argument("--app", required=True, help="Heroku app name")
-    r.add_argument("--to", help="release version (v12) or id to roll back to (default: the one before current)")
+    r.add_argument(
+        "--to", help="release version (v12) or id to roll back to (default: the one before current)"
+    )
     _common(r)
     r.set_defaults(handler=_rollback)

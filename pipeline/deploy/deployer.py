@@ -39,9 +39,9 @@ _ROLLBACK_TO = re.compile(r"Rollback to v(\d+)")
 
 @dataclass(frozen=True)
 class Waits:
-    poll: float = 2.0      # between status polls; each poll spends one API token
-    boot: float = 120.0    # dynos up within this (Heroku's own boot timeout is 60 s)
-    ready: float = 30.0    # /ready answers 200 within this once the dynos are up
+    poll: float = 2.0  # between status polls; each poll spends one API token
+    boot: float = 120.0  # dynos up within this (Heroku's own boot timeout is 60 s)
+    ready: float = 30.0  # /ready answers 200 within this once the dynos are up
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,13 @@ class Deployer:
         finally:
             self._finish(record, started)
 
-    def promote(self, record: DeployRecord, source_app: str, digests: dict[str, str] | None,
-                process_types: Sequence[str] = ("web",)) -> DeployRecord:
+    def promote(
+        self,
+        record: DeployRecord,
+        source_app: str,
+        digests: dict[str, str] | None,
+        process_types: Sequence[str] = ("web",),
+    ) -> DeployRecord:
         started = time.monotonic()
         record.source_app = source_app
         try:
@@ -174,13 +179,17 @@ class Deployer:
         app = self.api.app(name)
         stacks = {(app.get("stack") or {}).get("name"), (app.get("build_stack") or {}).get("name")}
         if "container" not in stacks:
-            raise ConfigError(f"app {name!r} is on the {(app.get('stack') or {}).get('name')!r} stack; "
-                              f"container deploys need `heroku stack:set container --app {name}`")
+            raise ConfigError(
+                f"app {name!r} is on the {(app.get('stack') or {}).get('name')!r} stack; "
+                f"container deploys need `heroku stack:set container --app {name}`"
+            )
         if not app.get("web_url"):
             raise ConfigError(f"app {name!r} has no web_url; the smoke test needs one")
         return app
 
-    def _release_and_verify(self, record: DeployRecord, app: dict[str, Any], images: list[Image]) -> DeployRecord:
+    def _release_and_verify(
+        self, record: DeployRecord, app: dict[str, Any], images: list[Image]
+    ) -> DeployRecord:
         name = record.app
         before = self.api.releases(name, 10)
         live = next((r for r in before if r.get("current")), None)
@@ -197,9 +206,12 @@ class Deployer:
             record.outcome = "noop"
             record.release = brief(live)
             warning = next((a.warning for a in answers if a.warning), None)
-            record.notes.append(f"image {images[0].config_digest[:19]} is already live"
-                                + (f" as v{live['version']}" if live else "")
-                                + (f" (Heroku: {warning})" if warning else "") + "; nothing to do")
+            record.notes.append(
+                f"image {images[0].config_digest[:19]} is already live"
+                + (f" as v{live['version']}" if live else "")
+                + (f" (Heroku: {warning})" if warning else "")
+                + "; nothing to do"
+            )
             return record
         record.release = brief(release)
         log.info("released %s v%s (%s)", name, release["version"], release.get("status"))
@@ -214,10 +226,17 @@ class Deployer:
             if failure.rollback:
                 self._recover(record, app, live, failure.message)
             elif live is not None:
-                still = smoke_test(app["web_url"], self.probe.sample, self.probe.classes, self.deadline,
-                                   ready_within=self.waits.ready)
-                record.notes.append(f"v{live['version']} is still live: smoke test "
-                                    + ("passed" if still.passed else f"failed ({still.problem})"))
+                still = smoke_test(
+                    app["web_url"],
+                    self.probe.sample,
+                    self.probe.classes,
+                    self.deadline,
+                    ready_within=self.waits.ready,
+                )
+                record.notes.append(
+                    f"v{live['version']} is still live: smoke test "
+                    + ("passed" if still.passed else f"failed ({still.problem})")
+                )
         except PipelineError as exc:
             # The platform or the network failed mid-verification: still put the old release back.
             record.failure = {"step": self.step, "code": type(exc).__name__, "message": str(exc)}
@@ -225,7 +244,9 @@ class Deployer:
             self._recover(record, app, live, str(exc))
         return record
 
-    def _recover(self, record: DeployRecord, app: dict[str, Any], live: dict[str, Any] | None, why: str) -> None:
+    def _recover(
+        self, record: DeployRecord, app: dict[str, Any], live: dict[str, Any] | None, why: str
+    ) -> None:
         if live is None:
             record.notes.append("no earlier release to roll back to; the app stays on the failed release")
             return
@@ -237,12 +258,14 @@ class Deployer:
             record.notes.append(f"rollback to v{live['version']} also failed: {message}")
             raise ExternalError(
                 f"deploy of {record.app} failed ({why}) and the rollback to v{live['version']} failed too "
-                f"({message}); run `pipeline rollback --app {record.app} --to v{live['version']}`") from None
+                f"({message}); run `pipeline rollback --app {record.app} --to v{live['version']}`"
+            ) from None
         record.rolled_back_to = {**(brief(rolled) or {}), "to_version": live["version"]}
         record.outcome = "rolled_back"
 
-    def _create_release(self, app: str, newest_before: dict[str, Any] | None,
-                        action: Callable[[], Any]) -> dict[str, Any] | None:
+    def _create_release(
+        self, app: str, newest_before: dict[str, Any] | None, action: Callable[[], Any]
+    ) -> dict[str, Any] | None:
         """Run an action that may create a release; reconcile a broken connection via the releases list."""
         floor = int(newest_before["version"]) if newest_before else 0
         for _ in range(3):
@@ -256,8 +279,10 @@ class Deployer:
                 continue
             newest = self.api.releases(app, 1)
             return newest[0] if newest and int(newest[0]["version"]) > floor else None
-        raise ExternalError(f"Heroku API: could not create a release on {app} after 3 broken connections; "
-                            "nothing was released, re-run the deploy")
+        raise ExternalError(
+            f"Heroku API: could not create a release on {app} after 3 broken connections; "
+            "nothing was released, re-run the deploy"
+        )
 
     def _follow(self, app: str, release: dict[str, Any]) -> dict[str, Any]:
         url = release.get("output_stream_url")
@@ -282,28 +307,48 @@ class Deployer:
                 dyno = crashed[0]["name"]
                 code, words = diagnose(self.api.recent_logs(app), dyno) or ("crashed", f"{dyno} crashed")
                 raise VerificationFailed("boot", code, f"{dyno} crashed on v{version}: {code} {words}")
-            if any(d.get("type") == "web" for d in dynos) and len(fresh) == len(dynos) \
-                    and all(d.get("state") == "up" for d in dynos):
+            if (
+                any(d.get("type") == "web" for d in dynos)
+                and len(fresh) == len(dynos)
+                and all(d.get("state") == "up" for d in dynos)
+            ):
                 return dynos
             if time.monotonic() >= give_up:
-                states = ", ".join(f"{d['name']} {d.get('state')} (v{(d.get('release') or {}).get('version')})"
-                                   for d in dynos) or "no web dynos (scale with `heroku ps:scale web=1`)"
-                raise VerificationFailed("boot", "timeout",
-                                         f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}")
+                states = (
+                    ", ".join(
+                        f"{d['name']} {d.get('state')} (v{(d.get('release') or {}).get('version')})"
+                        for d in dynos
+                    )
+                    or "no web dynos (scale with `heroku ps:scale web=1`)"
+                )
+                raise VerificationFailed(
+                    "boot",
+                    "timeout",
+                    f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}",
+                )
             self.deadline.sleep(self.waits.poll)
 
     def _verify(self, app: dict[str, Any], release: dict[str, Any]) -> SmokeResult:
         self.step = "release-phase"
         release = self._follow(app["name"], release)
         if release.get("status") == "failed":
-            raise VerificationFailed("release-phase", "release_failed",
-                                     f"the release command failed on v{release['version']}; Heroku did not make "
-                                     "it live, the previous release keeps serving", rollback=False)
+            raise VerificationFailed(
+                "release-phase",
+                "release_failed",
+                f"the release command failed on v{release['version']}; Heroku did not make "
+                "it live, the previous release keeps serving",
+                rollback=False,
+            )
         self.step = "boot"
         self._wait_dynos(app["name"], int(release["version"]))
         self.step = "smoke"
-        smoke = smoke_test(app["web_url"], self.probe.sample, self.probe.classes, self.deadline,
-                           ready_within=self.waits.ready)
+        smoke = smoke_test(
+            app["web_url"],
+            self.probe.sample,
+            self.probe.classes,
+            self.deadline,
+            ready_within=self.waits.ready,
+        )
         if not smoke.passed:
             code = "smoke_mismatch" if smoke.predict_status == 200 else "smoke_failed"
             if smoke.ready_status == 503:
@@ -316,27 +361,39 @@ class Deployer:
     def _roll_to(self, app: str, target: dict[str, Any]) -> dict[str, Any]:
         log.info("rolling %s back to v%s", app, target["version"])
         newest = self.api.releases(app, 1)
-        release = self._create_release(app, newest[0] if newest else None,
-                                       lambda: self.api.rollback(app, target["id"]))
+        release = self._create_release(
+            app, newest[0] if newest else None, lambda: self.api.rollback(app, target["id"])
+        )
         if release is None:
-            raise ExternalError(f"Heroku API: the rollback of {app} to v{target['version']} created no release")
+            raise ExternalError(
+                f"Heroku API: the rollback of {app} to v{target['version']} created no release"
+            )
         return release
 
     @staticmethod
-    def _rollback_target(releases: list[dict[str, Any]], live: dict[str, Any], to: str | None) -> dict[str, Any]:
+    def _rollback_target(
+        releases: list[dict[str, Any]], live: dict[str, Any], to: str | None
+    ) -> dict[str, Any]:
         if to:
             wanted = to.lstrip("v")
             found = next((r for r in releases if str(r["version"]) == wanted or r["id"] == to), None)
             if found is None:
-                raise ConfigError(f"release {to!r} is not among the last {len(releases)} releases; "
-                                  "pass a version such as v12 (see `heroku releases`)")
+                raise ConfigError(
+                    f"release {to!r} is not among the last {len(releases)} releases; "
+                    "pass a version such as v12 (see `heroku releases`)"
+                )
             if found.get("status") != "succeeded" or found.get("eligible_for_rollback") is False:
-                raise ConfigError(f"release v{found['version']} is {found.get('status')} and cannot be rolled back "
-                                  "to; pick a succeeded release")
+                raise ConfigError(
+                    f"release v{found['version']} is {found.get('status')} and cannot be rolled back "
+                    "to; pick a succeeded release"
+                )
             return found
         for release in releases:
-            if int(release["version"]) < int(live["version"]) and release.get("status") == "succeeded" \
-                    and release.get("eligible_for_rollback", True):
+            if (
+                int(release["version"]) < int(live["version"])
+                and release.get("status") == "succeeded"
+                and release.get("eligible_for_rollback", True)
+            ):
                 return release
         raise ConfigError(f"no earlier succeeded release than v{live['version']} to roll back to")
 
@@ -358,8 +415,10 @@ class Deployer:
             config = manifest["config"]["digest"]
             if short_ids.get(process_type) != config[7:19]:
                 raise ConfigError(
-                    f"cannot prove that {app}'s {process_type} image {config[:19]} is the one it runs (live release "
-                    f"says {(live or {}).get('description')!r}); pass --digest or --record from the {app} deploy")
+                    f"cannot prove that {app}'s {process_type} image {config[:19]} is the one it runs "
+                    f"(live release says {(live or {}).get('description')!r}); pass --digest or --record "
+                    f"from the {app} deploy"
+                )
             digests[process_type] = digest
         return digests
 
@@ -368,8 +427,10 @@ def failure_message(record: DeployRecord) -> str:
     failure = record.failure or {}
     text = f"{record.action} of {record.app} failed at {failure.get('step')}: {failure.get('message')}"
     if record.rolled_back_to:
-        text += f"; rolled back to v{record.rolled_back_to['to_version']} (now v{record.rolled_back_to['version']}), " \
-                "which passed the smoke test again"
+        text += (
+            f"; rolled back to v{record.rolled_back_to['to_version']} "
+            f"(now v{record.rolled_back_to['version']}), which passed the smoke test again"
+        )
     elif failure.get("step") == "release-phase" and record.previous_release:
         text += f" (v{record.previous_release['version']} still live)"
     return text

@@ -58,8 +58,13 @@ class _BearerAuth(AuthBase):
 class HerokuAPIError(ExternalError):
     """The API gave a final answer that is not success (after any retries)."""
 
-    def __init__(self, message: str, status: int | None = None, error_id: str | None = None,
-                 api_message: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        error_id: str | None = None,
+        api_message: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_id = error_id
@@ -95,7 +100,9 @@ def _error_fields(resp: requests.Response) -> tuple[str, str]:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        return str(body.get("id") or resp.reason or "error"), str(body.get("message") or "").replace("\n", " ")
+        return str(body.get("id") or resp.reason or "error"), str(body.get("message") or "").replace(
+            "\n", " "
+        )
     return str(resp.reason or "error").lower().replace(" ", "_"), resp.text[:200].replace("\n", " ")
 
 
@@ -109,8 +116,16 @@ def _never_connected(exc: requests.RequestException) -> bool:
 
 
 class HerokuAPI:
-    def __init__(self, target: Target, deadline: Deadline, *, max_attempts: int = 6, backoff: float = 0.5,
-                 backoff_max: float = 20.0, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        deadline: Deadline,
+        *,
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        backoff_max: float = 20.0,
+        session: requests.Session | None = None,
+    ) -> None:
         self.target = target
         self.deadline = deadline
         self.max_attempts = max_attempts
@@ -144,8 +159,13 @@ class HerokuAPI:
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         self.retries += 1
         exc = state.outcome.exception() if state.outcome else None
-        log.info("%s; retry %d/%d in %.1f s", exc, state.attempt_number, self.max_attempts - 1,
-                 state.upcoming_sleep)
+        log.info(
+            "%s; retry %d/%d in %.1f s",
+            exc,
+            state.attempt_number,
+            self.max_attempts - 1,
+            state.upcoming_sleep,
+        )
 
     def _throttle(self) -> None:
         remaining = self.rate_limit_remaining
@@ -167,8 +187,9 @@ class HerokuAPI:
         self.deadline.check(what)
         self.requests_made += 1
         try:
-            resp = self.session.request(method, url, timeout=(self.deadline.cap(10), self.deadline.cap(60)),
-                                        **kwargs)
+            resp = self.session.request(
+                method, url, timeout=(self.deadline.cap(10), self.deadline.cap(60)), **kwargs
+            )
         except requests.RequestException as exc:
             summary = f"{what}: connection failed ({type(exc).__name__})"
             if not idempotent and not _never_connected(exc):
@@ -181,27 +202,46 @@ class HerokuAPI:
             if not idempotent and resp.status_code not in NOT_PROCESSED:
                 raise AmbiguousResult(f"{summary}; the request may or may not have been applied")
             retry_after = resp.headers.get("Retry-After")
-            raise _Transient(summary, resp.status_code,
-                             float(retry_after) if retry_after and retry_after.isdigit() else None)
+            raise _Transient(
+                summary,
+                resp.status_code,
+                float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
         return resp
 
-    def request(self, method: str, path: str, *, json: Any = None, variant: str | None = None,
-                headers: dict[str, str] | None = None, idempotent: bool | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        variant: str | None = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Answer:
         """One API call with retries; returns the parsed answer or raises a one-line error."""
         idempotent = method in {"GET", "HEAD", "PUT", "DELETE"} if idempotent is None else idempotent
         what = f"Heroku API {method} {path}"
         hdrs = {"Accept": ACCEPT + (f".{variant}" if variant else ""), **(headers or {})}
         url = self.target.api_url + path
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Transient), wait=self._wait, stop=self._stop,
-            before_sleep=self._before_sleep, sleep=self.deadline.sleep, reraise=True,
+            retry=tenacity.retry_if_exception_type(_Transient),
+            wait=self._wait,
+            stop=self._stop,
+            before_sleep=self._before_sleep,
+            sleep=self.deadline.sleep,
+            reraise=True,
         )
         try:
-            resp = retrying(self._send, method, url, what, idempotent, json=json, headers=hdrs, auth=self._auth)
+            resp = retrying(
+                self._send, method, url, what, idempotent, json=json, headers=hdrs, auth=self._auth
+            )
         except _Transient as exc:
-            raise HerokuAPIError(f"{exc.summary}; still failing after {retrying.statistics.get('attempt_number', 1)}"
-                                 " attempts; check https://status.heroku.com and re-run the deploy",
-                                 status=exc.status) from None
+            raise HerokuAPIError(
+                f"{exc.summary}; still failing after {retrying.statistics.get('attempt_number', 1)}"
+                " attempts; check https://status.heroku.com and re-run the deploy",
+                status=exc.status,
+            ) from None
         if resp.status_code >= 400:
             self._fail(resp, what)
         body: Any = None
@@ -220,8 +260,10 @@ class HerokuAPI:
         if resp.status_code == 401:
             raise ConfigError(f"{what} -> {detail}; set {KEY_VAR} to a valid API key for {host}")
         if resp.status_code == 403:
-            raise ConfigError(f"{what} -> {detail}; the key in {KEY_VAR} has no access to this app "
-                              "(use a collaborator's key)")
+            raise ConfigError(
+                f"{what} -> {detail}; the key in {KEY_VAR} has no access to this app "
+                "(use a collaborator's key)"
+            )
         raise HerokuAPIError(f"{what} -> {detail}", resp.status_code, error_id, message)
 
     # -- resources -----------------------------------------------------------------------------
@@ -231,12 +273,16 @@ class HerokuAPI:
             return dict(self.request("GET", f"/apps/{app}").body)
         except HerokuAPIError as exc:
             if exc.status == 404:
-                raise ConfigError(f"app {app!r} not found on {self.target.api_url}; create it with "
-                                  f"`heroku create {app} --stack container` (or POST /apps on heroku-local)") from None
+                raise ConfigError(
+                    f"app {app!r} not found on {self.target.api_url}; create it with "
+                    f"`heroku create {app} --stack container` (or POST /apps on heroku-local)"
+                ) from None
             raise
 
     def releases(self, app: str, newest: int = 10) -> list[dict[str, Any]]:
-        answer = self.request("GET", f"/apps/{app}/releases", headers={"Range": NEWEST_FIRST.format(n=newest)})
+        answer = self.request(
+            "GET", f"/apps/{app}/releases", headers={"Range": NEWEST_FIRST.format(n=newest)}
+        )
         releases = list(answer.body or [])
         # Servers that ignore Range answer oldest first: sort rather than trust the order.
         return sorted(releases, key=lambda r: int(r["version"]), reverse=True)[:newest]
@@ -246,8 +292,13 @@ class HerokuAPI:
 
     def update_formation(self, app: str, updates: list[dict[str, Any]]) -> Answer:
         # Same images again create no release, so a repeat is harmless: safe to retry.
-        return self.request("PATCH", f"/apps/{app}/formation", json={"updates": updates},
-                            variant=DOCKER_RELEASES, idempotent=True)
+        return self.request(
+            "PATCH",
+            f"/apps/{app}/formation",
+            json={"updates": updates},
+            variant=DOCKER_RELEASES,
+            idempotent=True,
+        )
 
     def rollback(self, app: str, release_id: str) -> dict[str, Any]:
         return dict(self.request("POST", f"/apps/{app}/releases", json={"release": release_id}).body)
@@ -261,8 +312,9 @@ class HerokuAPI:
     def recent_logs(self, app: str, lines: int = 200) -> list[str]:
         """Recent platform log lines (R10, H10, exits...), best effort: [] when logs are unavailable."""
         try:
-            session = self.request("POST", f"/apps/{app}/log-sessions",
-                                   json={"lines": lines, "tail": False}, idempotent=True).body
+            session = self.request(
+                "POST", f"/apps/{app}/log-sessions", json={"lines": lines, "tail": False}, idempotent=True
+            ).body
             url = str(session["logplex_url"])
             # The session URL is pre-signed: it gets no Authorization header.
             resp = self.session.get(url, timeout=(self.deadline.cap(5), self.deadline.cap(10)))
@@ -277,8 +329,12 @@ class HerokuAPI:
         for _ in range(attempts_404):
             self.deadline.check("following the release output")
             try:
-                with self.session.get(url, stream=True, timeout=(self.deadline.cap(5), self.deadline.cap(60)),
-                                      headers={"Accept": "text/plain"}) as resp:
+                with self.session.get(
+                    url,
+                    stream=True,
+                    timeout=(self.deadline.cap(5), self.deadline.cap(60)),
+                    headers={"Accept": "text/plain"},
+                ) as resp:
                     if resp.status_code == 404:
                         self.deadline.sleep(1.0)
                         continue
@@ -288,6 +344,8 @@ class HerokuAPI:
                     return
             except requests.RequestException as exc:
                 # The stream is only informative: the release status decides. Stop streaming quietly.
-                log.info("release output stream interrupted (%s); following the release status instead",
-                         type(exc).__name__)
+                log.info(
+                    "release output stream interrupted (%s); following the release status instead",
+                    type(exc).__name__,
+                )
                 return

@@ -32,8 +32,13 @@ def git_commit(root: Path, env: dict[str, str] | None = None) -> str | None:
     if env.get("GITHUB_SHA"):
         return env["GITHUB_SHA"]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -41,14 +46,14 @@ def git_commit(root: Path, env: dict[str, str] | None = None) -> str | None:
 
 @dataclass
 class DeployRecord:
-    action: str                       # deploy | promote | rollback
+    action: str  # deploy | promote | rollback
     app: str
     target: str
     outcome: str = "failed"
     started_at: str = field(default_factory=now)
     finished_at: str | None = None
     seconds: float | None = None
-    release: dict[str, Any] | None = None          # {id, version, status}
+    release: dict[str, Any] | None = None  # {id, version, status}
     previous_release: dict[str, Any] | None = None
     rolled_back_to: dict[str, Any] | None = None
     images: list[dict[str, str]] = field(default_factory=list)
@@ -56,7 +61,7 @@ class DeployRecord:
     model_sha256: str | None = None
     git_commit: str | None = None
     smoke: dict[str, Any] | None = None
-    failure: dict[str, Any] | None = None          # {step, code, message}
+    failure: dict[str, Any] | None = None  # {step, code, message}
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -85,14 +90,23 @@ class DeployRecord:
         if self.rolled_back_to:
             rows.append(("rolled back to", f"v{self.rolled_back_to['version']}"))
         for image in self.images:
-            rows.append((f"image ({image['process_type']})",
-                         f"`{image['config_digest'][:19]}…` manifest `{image['manifest_digest'][:19]}…`"))
+            rows.append(
+                (
+                    f"image ({image['process_type']})",
+                    f"`{image['config_digest'][:19]}…` manifest `{image['manifest_digest'][:19]}…`",
+                )
+            )
         rows.append(("model sha256", f"`{self.model_sha256[:12]}`" if self.model_sha256 else "unknown"))
         rows.append(("git commit", f"`{self.git_commit[:12]}`" if self.git_commit else "unknown"))
         if self.smoke:
             verdict = "passed" if self.smoke.get("passed") else f"failed: {self.smoke.get('problem')}"
-            rows.append(("smoke test", f"{verdict} (/ready {self.smoke.get('ready_status')}, "
-                                       f"/predict {self.smoke.get('predict_status')})"))
+            rows.append(
+                (
+                    "smoke test",
+                    f"{verdict} (/ready {self.smoke.get('ready_status')}, "
+                    f"/predict {self.smoke.get('predict_status')})",
+                )
+            )
         if self.failure:
             code = f" [{self.failure['code']}]" if self.failure.get("code") else ""
             rows.append(("failed at", f"{self.failure['step']}{code}: {self.failure['message']}"))

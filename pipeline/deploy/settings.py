@@ -73,8 +73,10 @@ def _check_url(var: str, value: str, problems: list[str]) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         problems.append(f"{var}={value!r} is not an http(s) URL")
     elif parts.scheme == "http" and not is_loopback(parts.hostname):
-        problems.append(f"{var}={value!r} would send the API key unencrypted; use https (plain http is only "
-                        "allowed on loopback, for heroku-local)")
+        problems.append(
+            f"{var}={value!r} would send the API key unencrypted; use https (plain http is only "
+            "allowed on loopback, for heroku-local)"
+        )
     return value.rstrip("/")
 
 
@@ -94,18 +96,25 @@ def resolve_target(name: TargetName, env: Mapping[str, str] | None = None) -> Ta
             api_url, registry = str(endpoint["api_url"]), str(endpoint["registry"])
         except FileNotFoundError:
             if not (env.get("HEROKU_API_URL") and env.get("HEROKU_REGISTRY")):
-                problems.append(f"no heroku-local is announced at {announced}; start one with "
-                                "`pipeline heroku-local` (or set HEROKU_API_URL and HEROKU_REGISTRY)")
+                problems.append(
+                    f"no heroku-local is announced at {announced}; start one with "
+                    "`pipeline heroku-local` (or set HEROKU_API_URL and HEROKU_REGISTRY)"
+                )
         except (ValueError, KeyError, TypeError):
-            problems.append(f"{announced} is not a heroku-local endpoint file; restart `pipeline heroku-local`")
+            problems.append(
+                f"{announced} is not a heroku-local endpoint file; restart `pipeline heroku-local`"
+            )
     api_url = _check_url("HEROKU_API_URL", env.get("HEROKU_API_URL") or api_url, problems)
     registry = (env.get("HEROKU_REGISTRY") or registry).strip().rstrip("/")
     if "://" in registry or "/" in registry:
         problems.append(f"HEROKU_REGISTRY={registry!r} must be a host[:port] such as registry.heroku.com")
     key = env.get(KEY_VAR, "").strip()
     if not key:
-        hint = ("the key `pipeline heroku-local` was started with" if name == "local"
-                else "a Heroku API key (`heroku authorizations:create`, stored as a CI secret)")
+        hint = (
+            "the key `pipeline heroku-local` was started with"
+            if name == "local"
+            else "a Heroku API key (`heroku authorizations:create`, stored as a CI secret)"
+        )
         problems.append(f"{KEY_VAR} is not set; export {hint}")
     if problems:
         raise ConfigError("deploy settings: " + "; ".join(problems))

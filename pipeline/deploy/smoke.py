@@ -39,8 +39,10 @@ def sample_record(contract: DataContract, features: Sequence[str]) -> dict[str, 
             middle = (float(low) + float(high)) / 2
             record[name] = round(middle) if col.is_integer else round(middle, 2)
         else:
-            raise ConfigError(f"{contract.source}: column {name!r} has neither allowed values nor a numeric type; "
-                              "the smoke test cannot invent a value for it")
+            raise ConfigError(
+                f"{contract.source}: column {name!r} has neither allowed values nor a numeric type; "
+                "the smoke test cannot invent a value for it"
+            )
     return record
 
 
@@ -97,8 +99,15 @@ class SmokeResult:
         return asdict(self)
 
 
-def smoke_test(web_url: str, sample: dict[str, Any], classes: Sequence[str] | None, deadline: Deadline, *,
-               ready_within: float = 30.0, session: requests.Session | None = None) -> SmokeResult:
+def smoke_test(
+    web_url: str,
+    sample: dict[str, Any],
+    classes: Sequence[str] | None,
+    deadline: Deadline,
+    *,
+    ready_within: float = 30.0,
+    session: requests.Session | None = None,
+) -> SmokeResult:
     """GET /ready until 200 (the router may answer 503 for a moment after a restart), then POST /predict."""
     http = session or requests.Session()
     base = web_url.rstrip("/")

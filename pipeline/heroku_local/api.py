@@ -33,13 +33,16 @@ from pipeline.heroku_local.platform import App, Dyno, Formation, Platform, Platf
 
 MIME = "application/vnd.heroku+json; version=3"
 _ACCEPT = re.compile(r"application/vnd\.heroku\+json;\s*version=3(?:\.(?P<variant>[\w-]+))?")
-_RANGE = re.compile(r"^\s*(?P<field>id|version)\s*(?P<start>[^.\s]*)\s*\.\.\s*(?P<end>[^;\s]*)\s*(?:;\s*(?P<opts>.*))?$")
+_RANGE = re.compile(
+    r"^\s*(?P<field>id|version)\s*(?P<start>[^.\s]*)\s*\.\.\s*(?P<end>[^;\s]*)\s*(?:;\s*(?P<opts>.*))?$"
+)
 PRESIGNED = ("/streams/", "/logs/")
 
 
 class TokenBucket:
-    def __init__(self, capacity: int = 4500, per_second: float = 75 / 60,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, capacity: int = 4500, per_second: float = 75 / 60, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity, self.per_second, self._clock = capacity, per_second, clock
         self._tokens = float(capacity)
         self._at = clock()
@@ -84,25 +87,37 @@ class Gatekeeper:
         if not path.startswith(PRESIGNED):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             auth = headers.get("authorization", "")
-            if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(),
-                                                                       self.key.get_secret_value().encode())):
-                await _error(401, "unauthorized", "Invalid credentials provided.",
-                             {"Request-Id": request_id})(scope, receive, send)
+            if not (
+                auth.startswith("Bearer ")
+                and hmac.compare_digest(auth[7:].encode(), self.key.get_secret_value().encode())
+            ):
+                await _error(
+                    401, "unauthorized", "Invalid credentials provided.", {"Request-Id": request_id}
+                )(scope, receive, send)
                 return
             accept = _ACCEPT.search(headers.get("accept", ""))
             if accept is None:
-                await _error(406, "not_acceptable", "Please specify a version along with Heroku's API MIME type. "
-                             f"For example, `Accept: {MIME}`.", {"Request-Id": request_id})(scope, receive, send)
+                await _error(
+                    406,
+                    "not_acceptable",
+                    "Please specify a version along with Heroku's API MIME type. "
+                    f"For example, `Accept: {MIME}`.",
+                    {"Request-Id": request_id},
+                )(scope, receive, send)
                 return
             scope["heroku.variant"] = accept["variant"]
             if not path.startswith(("/__heroku_local", "/account/rate-limits")):
                 allowed, remaining = self.bucket.take()
                 if not allowed:
-                    body = {"id": "rate_limit", "message": "Your account reached the API rate limit\nPlease wait a "
-                            "few minutes before making new requests",
-                            "url": "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"}
-                    await JSONResponse(body, status_code=429, headers={"RateLimit-Remaining": "0",
-                                       "Request-Id": request_id})(scope, receive, send)
+                    body = {
+                        "id": "rate_limit",
+                        "message": "Your account reached the API rate limit\nPlease wait a "
+                        "few minutes before making new requests",
+                        "url": "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits",
+                    }
+                    await JSONResponse(
+                        body, status_code=429, headers={"RateLimit-Remaining": "0", "Request-Id": request_id}
+                    )(scope, receive, send)
                     return
                 extra.append((b"ratelimit-remaining", str(remaining).encode()))
 
@@ -116,26 +131,48 @@ class Gatekeeper:
 
 # -- JSON shapes ------------------------------------------------------------------------------------
 
+
 def app_json(app: App) -> dict[str, Any]:
     stack = {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, app.stack)), "name": app.stack}
     return {
-        "acm": False, "archived_at": None, "buildpack_provided_description": None, "build_stack": stack,
-        "created_at": app.created_at, "generation": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, "cedar")),
-                                                     "name": "cedar"},
-        "git_url": f"https://git.heroku.com/{app.name}.git", "id": app.id, "internal_routing": None,
-        "maintenance": app.maintenance, "name": app.name, "owner": None, "organization": None, "team": None,
-        "region": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, "us")), "name": "us"}, "released_at": app.released_at,
-        "repo_size": None, "slug_size": None, "space": None, "stack": stack, "updated_at": app.updated_at,
+        "acm": False,
+        "archived_at": None,
+        "buildpack_provided_description": None,
+        "build_stack": stack,
+        "created_at": app.created_at,
+        "generation": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, "cedar")), "name": "cedar"},
+        "git_url": f"https://git.heroku.com/{app.name}.git",
+        "id": app.id,
+        "internal_routing": None,
+        "maintenance": app.maintenance,
+        "name": app.name,
+        "owner": None,
+        "organization": None,
+        "team": None,
+        "region": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, "us")), "name": "us"},
+        "released_at": app.released_at,
+        "repo_size": None,
+        "slug_size": None,
+        "space": None,
+        "stack": stack,
+        "updated_at": app.updated_at,
         "web_url": app.web_url,
     }
 
 
 def release_json(platform: Platform, app: App, release: Release, base: str) -> dict[str, Any]:
     return {
-        "addon_plan_names": [], "artifacts": [], "app": {"id": app.id, "name": app.name},
-        "created_at": release.created_at, "description": release.description, "id": release.id,
-        "updated_at": release.updated_at, "slug": None, "status": release.status,
-        "user": {"id": platform.user_id, "email": platform.email}, "version": release.version,
+        "addon_plan_names": [],
+        "artifacts": [],
+        "app": {"id": app.id, "name": app.name},
+        "created_at": release.created_at,
+        "description": release.description,
+        "id": release.id,
+        "updated_at": release.updated_at,
+        "slug": None,
+        "status": release.status,
+        "user": {"id": platform.user_id, "email": platform.email},
+        "version": release.version,
         "current": platform.is_current(app, release),
         "output_stream_url": f"{base}/streams/{release.id}" if release.output is not None else None,
         "eligible_for_rollback": release.status == "succeeded",
@@ -144,9 +181,17 @@ def release_json(platform: Platform, app: App, release: Release, base: str) -> d
 
 def formation_json(app: App, formation: Formation, docker_variant: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "app": {"id": app.id, "name": app.name}, "command": formation.command, "created_at": formation.created_at,
-        "dyno_size": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, formation.size.lower())), "name": formation.size},
-        "id": formation.id, "quantity": formation.quantity, "size": formation.size, "type": formation.type,
+        "app": {"id": app.id, "name": app.name},
+        "command": formation.command,
+        "created_at": formation.created_at,
+        "dyno_size": {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, formation.size.lower())),
+            "name": formation.size,
+        },
+        "id": formation.id,
+        "quantity": formation.quantity,
+        "size": formation.size,
+        "type": formation.type,
         "updated_at": formation.updated_at,
     }
     if docker_variant and app.current and formation.type in app.current.images:
@@ -156,9 +201,16 @@ def formation_json(app: App, formation: Formation, docker_variant: bool) -> dict
 
 def dyno_json(app: App, dyno: Dyno) -> dict[str, Any]:
     return {
-        "attach_url": None, "command": dyno.command, "created_at": dyno.created_at, "id": dyno.id,
-        "name": dyno.name, "release": {"id": dyno.release.id, "version": dyno.release.version},
-        "app": {"id": app.id, "name": app.name}, "size": dyno.size, "state": dyno.state, "type": dyno.type,
+        "attach_url": None,
+        "command": dyno.command,
+        "created_at": dyno.created_at,
+        "id": dyno.id,
+        "name": dyno.name,
+        "release": {"id": dyno.release.id, "version": dyno.release.version},
+        "app": {"id": app.id, "name": app.name},
+        "size": dyno.size,
+        "state": dyno.state,
+        "type": dyno.type,
         "updated_at": dyno.updated_at,
     }
 
@@ -169,8 +221,11 @@ def select_range(releases: list[Release], header: str | None) -> tuple[list[Rele
     if header:
         match = _RANGE.match(header)
         if match is None:
-            raise PlatformError(416, "requested_range_not_satisfiable", f"Range {header!r} is not valid; use e.g. "
-                                "`version ..; max=10, order=desc`")
+            raise PlatformError(
+                416,
+                "requested_range_not_satisfiable",
+                f"Range {header!r} is not valid; use e.g. `version ..; max=10, order=desc`",
+            )
         field, start, end = match["field"], match["start"], match["end"]
         for option in filter(None, (o.strip() for o in (match["opts"] or "").split(","))):
             name, _, value = option.partition("=")
@@ -179,19 +234,34 @@ def select_range(releases: list[Release], header: str | None) -> tuple[list[Rele
             elif name == "order" and value in {"asc", "desc"}:
                 order = value
             else:
-                raise PlatformError(416, "requested_range_not_satisfiable", f"Range option {option!r} is not valid")
+                raise PlatformError(
+                    416, "requested_range_not_satisfiable", f"Range option {option!r} is not valid"
+                )
 
     def key(r: Release) -> Any:
         return r.version if field == "version" else r.id
 
     ordered = sorted(releases, key=key, reverse=order == "desc")
     if start.strip("]"):
-        ordered = [r for r in ordered if (str(key(r)) >= start.strip("]") if field == "id" else
-                                          (key(r) >= int(start.strip("]")) if order == "asc" else
-                                           key(r) <= int(start.strip("]"))))]
+        ordered = [
+            r
+            for r in ordered
+            if (
+                str(key(r)) >= start.strip("]")
+                if field == "id"
+                else (key(r) >= int(start.strip("]")) if order == "asc" else key(r) <= int(start.strip("]")))
+            )
+        ]
     if end:
-        ordered = [r for r in ordered if (str(key(r)) <= end if field == "id" else
-                                          (key(r) <= int(end) if order == "asc" else key(r) >= int(end)))]
+        ordered = [
+            r
+            for r in ordered
+            if (
+                str(key(r)) <= end
+                if field == "id"
+                else (key(r) <= int(end) if order == "asc" else key(r) >= int(end))
+            )
+        ]
     page = ordered[:limit]
     headers = {"Accept-Ranges": "id, version"}
     if page:
@@ -229,6 +299,7 @@ def create_api(platform: Platform, key: SecretStr, faults: FaultBook, bucket: To
             except PlatformError as exc:
                 return JSONResponse(exc.body(), status_code=exc.status)
             return JSONResponse(payload, status_code=status, headers=headers)
+
         return run
 
     def p(request: Request, name: str) -> str:
@@ -297,8 +368,12 @@ def create_api(platform: Platform, key: SecretStr, faults: FaultBook, bucket: To
         app = platform.app(p(r, "app"))
         body = obj(body)
         if "release" not in body:
-            raise PlatformError(422, "invalid_params", "Invalid params: container apps release images through "
-                                "PATCH /apps/{app}/formation; POST /releases only takes {\"release\": <id>} to roll back")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                "Invalid params: container apps release images through "
+                'PATCH /apps/{app}/formation; POST /releases only takes {"release": <id>} to roll back',
+            )
         return 201, release_json(platform, app, platform.rollback(app.name, body["release"]), base(r)), {}
 
     def release_config(r: Request, _: Any) -> tuple[int, Any, dict[str, str]]:
@@ -328,8 +403,16 @@ def create_api(platform: Platform, key: SecretStr, faults: FaultBook, bucket: To
     # logs
     def create_log_session(r: Request, body: Any) -> tuple[int, Any, dict[str, str]]:
         session, url = platform.create_log_session(p(r, "app"), obj(body), base(r))
-        return 201, {"id": session.id, "logplex_url": url, "created_at": session.created_at,
-                     "updated_at": session.created_at}, {}
+        return (
+            201,
+            {
+                "id": session.id,
+                "logplex_url": url,
+                "created_at": session.created_at,
+                "updated_at": session.created_at,
+            },
+            {},
+        )
 
     async def read_log_session(request: Request) -> Response:
         try:

@@ -48,8 +48,11 @@ class Fault:
         re.compile(self.path)
 
     def matches(self, target: str, method: str, path: str) -> bool:
-        return (self.target == target and (self.method is None or self.method.upper() == method)
-                and re.search(self.path, path) is not None)
+        return (
+            self.target == target
+            and (self.method is None or self.method.upper() == method)
+            and re.search(self.path, path) is not None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,8 +98,13 @@ class QuietInjectedDrops(logging.Filter):
 
 
 async def _drop(send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
     await send({"type": "http.response.body", "body": b'{"', "more_body": True})
     raise InjectedDrop("fault injection: connection dropped mid-response")
 
@@ -116,9 +124,15 @@ class FaultMiddleware:
         if fault is None:
             await self.app(scope, receive, send)
             return
-        log.info("fault injected on %s %s %s: %s", self.target, scope["method"], scope["path"],
-                 f"drop {fault.drop}" if fault.drop else fault.status)
+        log.info(
+            "fault injected on %s %s %s: %s",
+            self.target,
+            scope["method"],
+            scope["path"],
+            f"drop {fault.drop}" if fault.drop else fault.status,
+        )
         if fault.drop == "after":
+
             async def swallow(message: Message) -> None:
                 return None
 
@@ -127,14 +141,21 @@ class FaultMiddleware:
             await _drop(send)
             return
         body, headers = self.error_body(fault.status)
-        await send({"type": "http.response.start", "status": fault.status,
-                    "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": fault.status,
+                "headers": [(b"content-length", str(len(body)).encode()), *headers],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
 def api_error_body(status: int) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     ids = {429: "rate_limit", 500: "internal_server_error", 503: "unavailable"}
-    messages = {429: "Your account reached the API rate limit\nPlease wait a few minutes before making new requests"}
+    messages = {
+        429: "Your account reached the API rate limit\nPlease wait a few minutes before making new requests"
+    }
     body = {"id": ids.get(status, "error"), "message": messages.get(status, f"injected fault ({status})")}
     headers = [(b"content-type", b"application/json")]
     if status == 429:

@@ -168,8 +168,13 @@ class LogSession:
 
 
 class Platform:
-    def __init__(self, runtime: DockerRuntime | None, index: RegistryIndex, rules: RuntimeRules,
-                 email: str = "heroku-local@localhost") -> None:
+    def __init__(
+        self,
+        runtime: DockerRuntime | None,
+        index: RegistryIndex,
+        rules: RuntimeRules,
+        email: str = "heroku-local@localhost",
+    ) -> None:
         self.runtime = runtime
         self.index = index
         self.rules = rules
@@ -193,8 +198,12 @@ class Platform:
     def create_app(self, name: str | None = None, stack: str | None = None) -> App:
         name = name or f"app-{uuid.uuid4().hex[:8]}"
         if not APP_NAME.match(name):
-            raise PlatformError(422, "invalid_params", f"Name {name!r} must start with a letter, end with a letter "
-                                "or digit and can only contain lowercase letters, digits, and dashes.")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                f"Name {name!r} must start with a letter, end with a letter "
+                "or digit and can only contain lowercase letters, digits, and dashes.",
+            )
         with self.lock:
             if name in self.apps:
                 raise PlatformError(422, "invalid_params", "Name is already taken")
@@ -240,21 +249,31 @@ class Platform:
 
     # -- formation -----------------------------------------------------------------------------
 
-    def update_formation(self, ident: str, updates: Any, docker_variant: bool) -> tuple[list[Formation], str | None]:
+    def update_formation(
+        self, ident: str, updates: Any, docker_variant: bool
+    ) -> tuple[list[Formation], str | None]:
         app = self.app(ident)
         self._require_container(app)
         if not isinstance(updates, list) or not updates:
-            raise PlatformError(422, "invalid_params", "Invalid params: updates must be a non-empty list of "
-                                "formation updates, sent as {\"updates\": [...]}")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                "Invalid params: updates must be a non-empty list of "
+                'formation updates, sent as {"updates": [...]}',
+            )
         images: dict[str, ImageRef] = {}
         scale: dict[str, dict[str, Any]] = {}
         for i, update in enumerate(updates):
             if not isinstance(update, dict) or not PROCESS_TYPE.match(str(update.get("type", ""))):
-                raise PlatformError(422, "invalid_params", f"Invalid params: updates[{i}].type must match ^[-\\w]{{1,128}}$")
+                raise PlatformError(
+                    422, "invalid_params", f"Invalid params: updates[{i}].type must match ^[-\\w]{{1,128}}$"
+                )
             ptype = str(update["type"])
             unknown = set(update) - {"type", "docker_image", "quantity", "size", "dyno_size"}
             if unknown:
-                raise PlatformError(422, "invalid_params", f"Invalid params: updates[{i}] has unknown keys {sorted(unknown)}")
+                raise PlatformError(
+                    422, "invalid_params", f"Invalid params: updates[{i}] has unknown keys {sorted(unknown)}"
+                )
             if "docker_image" in update:
                 images[ptype] = self._image(app, i, update["docker_image"], docker_variant)
             change = {k: update[k] for k in ("quantity", "size", "dyno_size") if k in update}
@@ -264,28 +283,39 @@ class Platform:
         with self.lock:
             for ptype, change in scale.items():
                 self._apply_scale(app, ptype, change)
-            release = None
             if images:
                 current = app.current.images if app.current else {}
-                changed = {t: ref for t, ref in images.items()
-                           if t not in current or current[t].config_digest != ref.config_digest}
+                changed = {
+                    t: ref
+                    for t, ref in images.items()
+                    if t not in current or current[t].config_digest != ref.config_digest
+                }
                 if not changed:
-                    warning = " ".join(f"The process type {t} was not updated, because it is already running the "
-                                       "specified docker image." for t in sorted(images))
+                    warning = " ".join(
+                        f"The process type {t} was not updated, because it is already running the "
+                        "specified docker image."
+                        for t in sorted(images)
+                    )
                 else:
                     for ptype in changed:
                         if ptype != "release" and ptype not in app.formation:
-                            app.formation[ptype] = Formation(ptype, 1 if ptype == "web" else 0, self.rules.default_size)
-                    described = ", ".join(f"{t} ({ref.config_digest[7:19]})" for t, ref in sorted(changed.items()))
-                    release = self._new_release(app, f"Deployed {described}", {**current, **images},
-                                                dict(app.config_vars))
+                            app.formation[ptype] = Formation(
+                                ptype, 1 if ptype == "web" else 0, self.rules.default_size
+                            )
+                    described = ", ".join(
+                        f"{t} ({ref.config_digest[7:19]})" for t, ref in sorted(changed.items())
+                    )
+                    self._new_release(
+                        app, f"Deployed {described}", {**current, **images}, dict(app.config_vars)
+                    )
             formation = self._formation_list(app)
         if scale and not images:
             app.jobs.put(lambda: self._scale(app))
         return formation, warning
 
-    def update_one_formation(self, ident: str, ptype: str, body: dict[str, Any],
-                             docker_variant: bool) -> Formation:
+    def update_one_formation(
+        self, ident: str, ptype: str, body: dict[str, Any], docker_variant: bool
+    ) -> Formation:
         self.update_formation(ident, [{**body, "type": ptype}], docker_variant)
         return self.formation_of(ident, ptype)
 
@@ -297,7 +327,9 @@ class Platform:
     def formation_of(self, ident: str, ptype: str) -> Formation:
         app = self.app(ident)
         with self.lock:
-            found = app.formation.get(ptype) or next((f for f in app.formation.values() if f.id == ptype), None)
+            found = app.formation.get(ptype) or next(
+                (f for f in app.formation.values() if f.id == ptype), None
+            )
         if found is None:
             raise PlatformError(404, "not_found", "Couldn't find that formation.", resource="formation")
         return found
@@ -308,20 +340,36 @@ class Platform:
 
     def _require_container(self, app: App) -> None:
         if app.stack != "container":
-            raise PlatformError(422, "invalid_params", f"App {app.name} is on the {app.stack} stack; "
-                                "docker images can only be released to apps on the container stack")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                f"App {app.name} is on the {app.stack} stack; "
+                "docker images can only be released to apps on the container stack",
+            )
 
     def _image(self, app: App, i: int, digest: Any, docker_variant: bool) -> ImageRef:
         if not docker_variant:
-            raise PlatformError(422, "invalid_params", "Invalid params: docker_image is only accepted with "
-                                "Accept: application/vnd.heroku+json; version=3.docker-releases")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                "Invalid params: docker_image is only accepted with "
+                "Accept: application/vnd.heroku+json; version=3.docker-releases",
+            )
         if not isinstance(digest, str) or not DIGEST.match(digest):
-            raise PlatformError(422, "invalid_params", f"Invalid params: updates[{i}].docker_image must be an "
-                                "image id such as sha256:<64 hex digits>")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                f"Invalid params: updates[{i}].docker_image must be an "
+                "image id such as sha256:<64 hex digits>",
+            )
         ref = self.index.find(app.name, digest)
         if ref is None:
-            raise PlatformError(422, "invalid_params", f"Couldn't find the docker image {digest[:19]} in "
-                                f"{app.name}'s registry repositories; push it first")
+            raise PlatformError(
+                422,
+                "invalid_params",
+                f"Couldn't find the docker image {digest[:19]} in "
+                f"{app.name}'s registry repositories; push it first",
+            )
         return ref
 
     @staticmethod
@@ -330,7 +378,9 @@ class Platform:
         if "quantity" in change:
             quantity = change["quantity"]
             if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity <= 100:
-                raise PlatformError(422, "invalid_params", f"Invalid params: updates[{i}].quantity must be 0..100")
+                raise PlatformError(
+                    422, "invalid_params", f"Invalid params: updates[{i}].quantity must be 0..100"
+                )
             out["quantity"] = quantity
         size = change.get("size")
         if size is None and isinstance(change.get("dyno_size"), dict):
@@ -372,19 +422,29 @@ class Platform:
             raise PlatformError(422, "invalid_params", "Invalid params: release must be a release id (uuid)")
         target = self.release(app.name, release_id)
         if target.status != "succeeded":
-            raise PlatformError(422, "invalid_params", f"Cannot roll back to v{target.version}: its status is "
-                                f"{target.status}")
+            raise PlatformError(
+                422, "invalid_params", f"Cannot roll back to v{target.version}: its status is {target.status}"
+            )
         with self.lock:
             app.config_vars = dict(target.config)
-            return self._new_release(app, f"Rollback to v{target.version}", dict(target.images), dict(target.config))
+            return self._new_release(
+                app, f"Rollback to v{target.version}", dict(target.images), dict(target.config)
+            )
 
-    def _new_release(self, app: App, description: str, images: dict[str, ImageRef],
-                     config: dict[str, str]) -> Release:
+    def _new_release(
+        self, app: App, description: str, images: dict[str, ImageRef], config: dict[str, str]
+    ) -> Release:
         """Called with the lock held: record the release and queue its delivery."""
         version = (app.releases[-1].version if app.releases else 0) + 1
         phase = "release" in images
-        release = Release(version, description, images, config, status="pending" if phase else "succeeded",
-                          output=ReleaseOutput() if phase else None)
+        release = Release(
+            version,
+            description,
+            images,
+            config,
+            status="pending" if phase else "succeeded",
+            output=ReleaseOutput() if phase else None,
+        )
         app.releases.append(release)
         if not phase:
             self._go_live(app, release)
@@ -406,10 +466,16 @@ class Platform:
 
     def update_config(self, ident: str, changes: Any) -> dict[str, str]:
         app = self.app(ident)
-        if not isinstance(changes, dict) or not all(isinstance(k, str) and CONFIG_KEY.match(k) for k in changes):
-            raise PlatformError(422, "invalid_params", "Invalid params: send an object of NAME: value (null removes)")
+        if not isinstance(changes, dict) or not all(
+            isinstance(k, str) and CONFIG_KEY.match(k) for k in changes
+        ):
+            raise PlatformError(
+                422, "invalid_params", "Invalid params: send an object of NAME: value (null removes)"
+            )
         if not all(v is None or isinstance(v, str) for v in changes.values()):
-            raise PlatformError(422, "invalid_params", "Invalid params: config var values must be strings or null")
+            raise PlatformError(
+                422, "invalid_params", "Invalid params: config var values must be strings or null"
+            )
         with self.lock:
             config = dict(app.config_vars)
             for key, value in changes.items():
@@ -484,7 +550,7 @@ class Platform:
             lines = [ln for ln in lines if f" {session.source}[" in ln]
         if session.dyno:
             lines = [ln for ln in lines if f"[{session.dyno}]" in ln or f"[{session.dyno}." in ln]
-        return lines[-session.lines:]
+        return lines[-session.lines :]
 
     # -- delivery (runs on the app's worker thread) ------------------------------------------------
 
@@ -507,8 +573,13 @@ class Platform:
                 if ok:
                     self._go_live(app, release)
             if not ok:
-                self.log(app, "heroku", "release", f"Release v{release.version} failed; v"
-                         f"{app.current.version if app.current else 0} keeps running")
+                self.log(
+                    app,
+                    "heroku",
+                    "release",
+                    f"Release v{release.version} failed; v"
+                    f"{app.current.version if app.current else 0} keeps running",
+                )
                 return
         with self.lock:
             still_current = app.current is release
@@ -526,11 +597,17 @@ class Platform:
             if self.runtime is None:
                 raise RuntimeFailure("Error: no Docker engine")
             attrs = self.runtime.image(image)
-            self.log(app, "heroku", dyno.name, "Starting process with command "
-                     f"`{' '.join(self.runtime.command(attrs) or attrs['Config'].get('Cmd') or [])}`")
-            container = self.runtime.start(app.name, dyno.name, attrs, {**release.config, "DYNO": dyno.name},
-                                           dyno.size, None)
-        except Exception as exc:  # noqa: BLE001 - any engine failure fails the release
+            self.log(
+                app,
+                "heroku",
+                dyno.name,
+                "Starting process with command "
+                f"`{' '.join(self.runtime.command(attrs) or attrs['Config'].get('Cmd') or [])}`",
+            )
+            container = self.runtime.start(
+                app.name, dyno.name, attrs, {**release.config, "DYNO": dyno.name}, dyno.size, None
+            )
+        except Exception as exc:
             output.write(str(exc))
             output.close()
             self.log(app, "heroku", dyno.name, str(exc))
@@ -543,7 +620,7 @@ class Platform:
         follower.start()
         try:
             code, _ = self.runtime.wait(container, timeout=self.rules.release_timeout)
-        except Exception:  # noqa: BLE001 - docker-py raises a transport error when the wait times out
+        except Exception:
             self.log(app, "heroku", dyno.name, "Release command timed out; Stopping process with SIGKILL")
             self.runtime.kill(container)
             code = 137
@@ -570,8 +647,12 @@ class Platform:
             for dyno in old:
                 if app.dynos.get(dyno.name) is dyno:
                     del app.dynos[dyno.name]
-            plan = [(f.type, n, f.size) for f in self._formation_list(app) if f.type != "release"
-                    and f.type in release.images for n in range(1, f.quantity + 1)]
+            plan = [
+                (f.type, n, f.size)
+                for f in self._formation_list(app)
+                if f.type != "release" and f.type in release.images
+                for n in range(1, f.quantity + 1)
+            ]
         for ptype, n, size in plan:
             self._start_dyno(app, release, ptype, n, size)
 
@@ -580,10 +661,22 @@ class Platform:
             release = app.current
             if release is None:
                 return
-            extra = [d for d in app.dynos.values() if d.type != "release" and (
-                d.type not in app.formation or int(d.name.rsplit(".", 1)[1]) > app.formation[d.type].quantity)]
-            missing = [(f.type, n, f.size) for f in self._formation_list(app) if f.type in release.images
-                       and f.type != "release" for n in range(1, f.quantity + 1) if f"{f.type}.{n}" not in app.dynos]
+            extra = [
+                d
+                for d in app.dynos.values()
+                if d.type != "release"
+                and (
+                    d.type not in app.formation
+                    or int(d.name.rsplit(".", 1)[1]) > app.formation[d.type].quantity
+                )
+            ]
+            missing = [
+                (f.type, n, f.size)
+                for f in self._formation_list(app)
+                if f.type in release.images and f.type != "release"
+                for n in range(1, f.quantity + 1)
+                if f"{f.type}.{n}" not in app.dynos
+            ]
         self._stop_all(app, extra)
         with self.lock:
             for dyno in extra:
@@ -592,7 +685,9 @@ class Platform:
             self._start_dyno(app, release, ptype, n, size)
 
     def _stop_all(self, app: App, dynos: list[Dyno], timeout: float | None = None) -> None:
-        threads = [threading.Thread(target=self._stop_dyno, args=(app, d, timeout), daemon=True) for d in dynos]
+        threads = [
+            threading.Thread(target=self._stop_dyno, args=(app, d, timeout), daemon=True) for d in dynos
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -615,13 +710,14 @@ class Platform:
         dyno = Dyno(f"{ptype}.{n}", ptype, release, size)
         with self.lock:
             app.dynos[dyno.name] = dyno
-        threading.Thread(target=self._run_dyno, args=(app, dyno), name=f"hl-{app.name}-{dyno.name}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._run_dyno, args=(app, dyno), name=f"hl-{app.name}-{dyno.name}", daemon=True
+        ).start()
 
     def _run_dyno(self, app: App, dyno: Dyno) -> None:
         try:
             self._boot_and_watch(app, dyno)
-        except Exception as exc:  # noqa: BLE001 - whatever broke, the dyno is crashed, not the platform
+        except Exception as exc:
             log.debug("dyno %s of %s failed", dyno.name, app.name, exc_info=True)
             self.log(app, "heroku", dyno.name, f"Error: {exc}")
             self._set_state(app, dyno, "crashed")
@@ -644,7 +740,10 @@ class Platform:
         web = dyno.type == "web"
         port = random.randint(3000, 60000) if web else None  # noqa: S311
         env = {**dyno.release.config, "DYNO": dyno.name, **({"PORT": str(port)} if port else {})}
-        shown = runtime.command(attrs) or [*(attrs["Config"].get("Entrypoint") or []), *(attrs["Config"].get("Cmd") or [])]
+        shown = runtime.command(attrs) or [
+            *(attrs["Config"].get("Entrypoint") or []),
+            *(attrs["Config"].get("Cmd") or []),
+        ]
         dyno.command = " ".join(shown)
         self.log(app, "heroku", dyno.name, f"Starting process with command `{dyno.command}`")
         if dyno.stopping:
@@ -657,7 +756,7 @@ class Platform:
         def wait() -> None:
             try:
                 outcome["code"], outcome["oom"] = runtime.wait(dyno.container)
-            except Exception:  # noqa: BLE001 - the engine lost the container: treat as killed
+            except Exception:
                 outcome["code"], outcome["oom"] = 137, False
             exited.set()
 
@@ -671,9 +770,18 @@ class Platform:
                     self._set_state(app, dyno, "up")
                     break
                 if time.monotonic() - booted_at > self.rules.boot_timeout:
-                    hint = f" (it listens on {', '.join(sorted(addresses))} only; bind 0.0.0.0)" if addresses else ""
-                    self.log(app, "heroku", dyno.name, "Error R10 (Boot timeout) -> Web process failed to bind to "
-                             f"$PORT within {self.rules.boot_timeout:g} seconds of launch{hint}")
+                    hint = (
+                        f" (it listens on {', '.join(sorted(addresses))} only; bind 0.0.0.0)"
+                        if addresses
+                        else ""
+                    )
+                    self.log(
+                        app,
+                        "heroku",
+                        dyno.name,
+                        "Error R10 (Boot timeout) -> Web process failed to bind to "
+                        f"$PORT within {self.rules.boot_timeout:g} seconds of launch{hint}",
+                    )
                     self.log(app, "heroku", dyno.name, "Stopping process with SIGKILL")
                     runtime.kill(dyno.container)
                     break

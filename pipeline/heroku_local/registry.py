@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -41,7 +43,10 @@ from pipeline.heroku_local.runtime import ImageRef
 log = logging.getLogger("pipeline.heroku_local")
 
 V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-LISTS = {"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json"}
+LISTS = {
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+}
 REPO = re.compile(r"^/v2/(?P<app>[a-z][a-z0-9-]{1,28}[a-z0-9])/(?P<type>[-\w]{1,128})/(?P<rest>.+)$")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "authorization", "upgrade", "te"}
 
@@ -61,26 +66,36 @@ class RegistryProcess:
     def start(self, timeout: float = 20.0) -> None:
         binary = shutil.which("docker-registry") or shutil.which("registry")
         if binary is None:
-            raise ConfigError("heroku-local needs the CNCF registry binary: `apt-get install docker-registry` "
-                              "(Debian/Ubuntu) or put `registry` from distribution/distribution on PATH")
+            raise ConfigError(
+                "heroku-local needs the CNCF registry binary: `apt-get install docker-registry` "
+                "(Debian/Ubuntu) or put `registry` from distribution/distribution on PATH"
+            )
         self.storage.mkdir(parents=True, exist_ok=True)
         config = {
             "version": 0.1,
             "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.storage / "data")}, "delete": {"enabled": True}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.storage / "data")},
+                "delete": {"enabled": True},
+            },
             "http": {"addr": f"127.0.0.1:{self.port}", "relativeurls": True, "secret": secrets.token_hex(16)},
         }
         config_path = self.storage / "config.yml"
+        self._stop_orphan(config_path)
         config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         log_path = self.storage / "registry.log"
         with log_path.open("ab") as sink:
-            self.process = subprocess.Popen([binary, "serve", str(config_path)], stdout=sink,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [binary, "serve", str(config_path)], stdout=sink, stderr=subprocess.STDOUT
+            )
+        (self.storage / "registry.pid").write_text(str(self.process.pid), encoding="utf-8")
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             if self.process.poll() is not None:
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-                raise ExternalError(f"docker-registry exited with status {self.process.returncode}: {' | '.join(tail)}")
+                raise ExternalError(
+                    f"docker-registry exited with status {self.process.returncode}: {' | '.join(tail)}"
+                )
             try:
                 if httpx.get(f"{self.url}/v2/", timeout=1.0).status_code == 200:
                     return
@@ -88,7 +103,27 @@ class RegistryProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise ExternalError(f"docker-registry did not answer on {self.url} within {timeout:.0f} s; see {log_path}")
+        raise ExternalError(
+            f"docker-registry did not answer on {self.url} within {timeout:.0f} s; see {log_path}"
+        )
+
+    def _stop_orphan(self, config_path: Path) -> None:
+        """A registry an earlier, killed heroku-local left running on this same storage."""
+        try:
+            pid = int((self.storage / "registry.pid").read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(config_path).encode() in cmdline:
+            log.info("stopping the registry an earlier heroku-local left running (pid %d)", pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                try:
+                    if not Path(f"/proc/{pid}/cmdline").read_bytes():
+                        break  # a zombie: gone as far as the port is concerned
+                except OSError:
+                    break
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -109,18 +144,29 @@ def manifest_problem(content_type: str, body: bytes) -> Response | None:
     """Why Heroku's registry would refuse this manifest PUT, as the response to send; None when fine."""
     kind = content_type.split(";")[0].strip()
     if kind in LISTS:
-        return _errors(405, "UNSUPPORTED", "manifest lists and OCI image indexes are not supported; push one "
-                       "linux/amd64 image (build with --provenance=false --sbom=false)")
+        return _errors(
+            405,
+            "UNSUPPORTED",
+            "manifest lists and OCI image indexes are not supported; push one "
+            "linux/amd64 image (build with --provenance=false --sbom=false)",
+        )
     if kind != V2_MANIFEST:
-        return _errors(400, "MANIFEST_INVALID", "only Docker Image Manifest V2, Schema 2 "
-                       f"({V2_MANIFEST}) is supported, got {kind or 'no Content-Type'}")
+        return _errors(
+            400,
+            "MANIFEST_INVALID",
+            "only Docker Image Manifest V2, Schema 2 "
+            f"({V2_MANIFEST}) is supported, got {kind or 'no Content-Type'}",
+        )
     try:
         manifest = json.loads(body)
     except ValueError:
         return _errors(400, "MANIFEST_INVALID", "manifest is not JSON")
-    if not isinstance(manifest, dict) or manifest.get("schemaVersion") != 2 \
-            or manifest.get("mediaType", V2_MANIFEST) != V2_MANIFEST \
-            or not isinstance(manifest.get("config"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("schemaVersion") != 2
+        or manifest.get("mediaType", V2_MANIFEST) != V2_MANIFEST
+        or not isinstance(manifest.get("config"), dict)
+    ):
         return _errors(400, "MANIFEST_INVALID", "manifest body is not a Docker v2 schema 2 manifest")
     return None
 
@@ -136,7 +182,9 @@ def _authorized(header: str | None, key: SecretStr) -> bool:
 
 
 class RegistryFront:
-    def __init__(self, backend: str, key: SecretStr, app_exists: Callable[[str], bool], index: RegistryIndex) -> None:
+    def __init__(
+        self, backend: str, key: SecretStr, app_exists: Callable[[str], bool], index: RegistryIndex
+    ) -> None:
         self.backend = backend
         self.key = key
         self.app_exists = app_exists
@@ -160,8 +208,12 @@ class RegistryFront:
         if not path.startswith("/v2"):
             return _errors(404, "NOT_FOUND", "not a registry path")
         if not _authorized(request.headers.get("authorization"), self.key):
-            return _errors(401, "UNAUTHORIZED", "authentication required",
-                           {"WWW-Authenticate": 'Basic realm="heroku-local"'})
+            return _errors(
+                401,
+                "UNAUTHORIZED",
+                "authentication required",
+                {"WWW-Authenticate": 'Basic realm="heroku-local"'},
+            )
         if path in {"/v2", "/v2/"}:
             return await self.forward(request)
         match = REPO.match(path)
@@ -179,8 +231,15 @@ class RegistryFront:
             if response.status_code == 201:
                 manifest = json.loads(body)
                 digest = "sha256:" + hashlib.sha256(body).hexdigest()
-                self.index.add(match["app"], ImageRef(match["type"], f"{match['app']}/{match['type']}",
-                                                      str(manifest["config"]["digest"]), digest))
+                self.index.add(
+                    match["app"],
+                    ImageRef(
+                        match["type"],
+                        f"{match['app']}/{match['type']}",
+                        str(manifest["config"]["digest"]),
+                        digest,
+                    ),
+                )
             return response
         return await self.forward(request)
 
@@ -191,12 +250,17 @@ class RegistryFront:
         raw = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string") or b""
         target = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
-        outgoing = self.client().build_request(request.method, self.backend + target, headers=headers,
-                                               content=content)
+        outgoing = self.client().build_request(
+            request.method, self.backend + target, headers=headers, content=content
+        )
         upstream = await self.client().send(outgoing, stream=True)
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=passed,
-                                 background=BackgroundTask(upstream.aclose))
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            headers=passed,
+            background=BackgroundTask(upstream.aclose),
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -19,8 +19,12 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from pipeline.heroku_local.platform import Platform
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "upgrade", "te", "content-length"}
-CODES = {"H10": "App crashed", "H12": "Request timeout", "H13": "Connection closed without response",
-         "H14": "No web processes running"}
+CODES = {
+    "H10": "App crashed",
+    "H12": "Request timeout",
+    "H13": "Connection closed without response",
+    "H14": "No web processes running",
+}
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Application Error</title></head>
 <body><h1>Application error</h1><p>An error occurred in the application and your page could not be served.
 If you are the application owner, check your logs for details (heroku-local: {code} {desc}).</p></body></html>
@@ -43,11 +47,12 @@ class Router:
     def _log(self, request: Request, text: str) -> None:
         try:
             app = self.platform.app(self.app)
-        except Exception:  # noqa: BLE001 - the app was deleted meanwhile
+        except Exception:
             return
         host = request.headers.get("host", "")
-        self.platform.log(app, "heroku", "router", f'{text} method={request.method} path="{request.url.path}" '
-                          f"host={host}")
+        self.platform.log(
+            app, "heroku", "router", f'{text} method={request.method} path="{request.url.path}" host={host}'
+        )
 
     def _error(self, request: Request, code: str) -> Response:
         self._log(request, f'at=error code={code} desc="{CODES[code]}" status=503')
@@ -67,13 +72,18 @@ class Router:
         port = ports[next(self._turn) % len(ports)]
         raw = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string") or b""
-        url = f"http://127.0.0.1:{port}{raw.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
+        url = f"http://127.0.0.1:{port}{raw.decode('latin-1')}" + (
+            f"?{query.decode('latin-1')}" if query else ""
+        )
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         started = time.monotonic()
         try:
             upstream = await self.client().send(
-                self.client().build_request(request.method, url, headers=headers, content=await request.body()),
-                stream=True)
+                self.client().build_request(
+                    request.method, url, headers=headers, content=await request.body()
+                ),
+                stream=True,
+            )
         except httpx.TimeoutException:
             return self._error(request, "H12")
         except httpx.HTTPError:
@@ -81,8 +91,12 @@ class Router:
         service = int((time.monotonic() - started) * 1000)
         self._log(request, f"at=info status={upstream.status_code} service={service}ms")
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=passed,
-                                 background=BackgroundTask(upstream.aclose))
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            headers=passed,
+            background=BackgroundTask(upstream.aclose),
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -24,8 +24,14 @@ from typing import Any
 log = logging.getLogger("pipeline.heroku_local")
 
 LABEL = "io.mlops-ci.heroku-local"
-MEMORY_MB = {"eco": 512, "basic": 512, "standard-1x": 512, "standard-2x": 1024, "performance-m": 2560,
-             "performance-l": 14336}
+MEMORY_MB = {
+    "eco": 512,
+    "basic": 512,
+    "standard-1x": 512,
+    "standard-2x": 1024,
+    "performance-m": 2560,
+    "performance-l": 14336,
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class RuntimeFailure(Exception):
 
 def _hex_to_addr(hex_addr: str) -> str:
     if len(hex_addr) == 8:
-        return ".".join(str(int(hex_addr[i:i + 2], 16)) for i in (6, 4, 2, 0))
+        return ".".join(str(int(hex_addr[i : i + 2], 16)) for i in (6, 4, 2, 0))
     return hex_addr  # IPv6: the raw form is enough to tell "any" (all zeros) from loopback
 
 
@@ -72,7 +78,7 @@ def listening(tables: str, port: int) -> set[str]:
         except ValueError:
             continue
         if set(hex_addr) == {"0"}:
-            found.add("::" if len(hex_addr) == 32 else "0.0.0.0")
+            found.add("::" if len(hex_addr) == 32 else "0.0.0.0")  # noqa: S104 - reading, not binding
         elif hex_addr == "00000000000000000000000001000000":
             found.add("::1")
         else:
@@ -81,8 +87,9 @@ def listening(tables: str, port: int) -> set[str]:
 
 
 def reachable(addresses: set[str]) -> bool:
-    return bool(addresses & {"0.0.0.0", "::"}) or any(
-        a not in {"::1"} and not a.startswith("127.") for a in addresses)
+    return bool(addresses & {"0.0.0.0", "::"}) or any(  # noqa: S104 - reading, not binding
+        a not in {"::1"} and not a.startswith("127.") for a in addresses
+    )
 
 
 class DockerRuntime:
@@ -128,7 +135,9 @@ class DockerRuntime:
             self.client.api.pull(name)
             return dict(self.client.api.inspect_image(ref.config_digest))
         except docker.errors.APIError as exc:
-            raise RuntimeFailure(f"Error: could not fetch image {ref.config_digest[:19]} ({exc.explanation})") from None
+            raise RuntimeFailure(
+                f"Error: could not fetch image {ref.config_digest[:19]} ({exc.explanation})"
+            ) from None
 
     @staticmethod
     def command(attrs: dict[str, Any]) -> list[str] | None:
@@ -138,18 +147,28 @@ class DockerRuntime:
             return None  # the engine runs ENTRYPOINT + CMD as they are
         return ["/bin/sh", "-c", " ".join(shlex.quote(part) for part in cmd)]
 
-    def start(self, app: str, dyno: str, attrs: dict[str, Any], env: dict[str, str], size: str,
-              port: int | None) -> Any:
+    def start(
+        self, app: str, dyno: str, attrs: dict[str, Any], env: dict[str, str], size: str, port: int | None
+    ) -> Any:
         uid = random.randint(10000, 60000)  # noqa: S311 - picking a uid, not a secret
-        name = f"hl-{self.instance}-{app}-{dyno}-{random.randbytes(3).hex()}"
+        name = f"hl-{self.instance}-{app}-{dyno}-{random.randbytes(3).hex()}"  # noqa: S311
         kwargs: dict[str, Any] = {}
         if port is not None:
             kwargs["ports"] = {f"{port}/tcp": ("127.0.0.1", None)}
         container = self.client.containers.run(
-            attrs["Id"], command=self.command(attrs), name=name, detach=True, environment=env,
-            user=f"{uid}:{uid}", init=True, network=self.network, labels=self.labels(app, dyno),
-            mem_limit=f"{self.rules.memory_for(size)}m", memswap_limit=f"{self.rules.memory_for(size)}m",
-            hostname=dyno, **kwargs,
+            attrs["Id"],
+            command=self.command(attrs),
+            name=name,
+            detach=True,
+            environment=env,
+            user=f"{uid}:{uid}",
+            init=True,
+            network=self.network,
+            labels=self.labels(app, dyno),
+            mem_limit=f"{self.rules.memory_for(size)}m",
+            memswap_limit=f"{self.rules.memory_for(size)}m",
+            hostname=dyno,
+            **kwargs,
         )
         return container
 
@@ -175,7 +194,7 @@ class DockerRuntime:
             try:
                 result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], user="0")
                 tables = result.output.decode("utf-8", "replace") if result.exit_code == 0 else ""
-            except Exception:  # noqa: BLE001 - a dyno that is gone simply has not bound
+            except Exception:
                 tables = ""
         return listening(tables, port)
 
@@ -188,7 +207,7 @@ class DockerRuntime:
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     yield line.decode("utf-8", "replace").rstrip("\r")
-        except Exception as exc:  # noqa: BLE001 - the container went away; its output simply ends
+        except Exception as exc:
             log.debug("log stream ended: %s", exc)
         if buffer:
             yield buffer.decode("utf-8", "replace")

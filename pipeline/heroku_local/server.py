@@ -73,10 +73,18 @@ class _Servers:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
             sock.close()
-            raise ConfigError(f"heroku-local: cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another "
-                              "port or stop what uses it") from None
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2)
+            raise ConfigError(
+                f"heroku-local: cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another "
+                "port or stop what uses it"
+            ) from None
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
         server = uvicorn.Server(config)
         future = asyncio.run_coroutine_threadsafe(server.serve(sockets=[sock]), self.loop)
         give_up = time.monotonic() + 10
@@ -135,11 +143,15 @@ class HerokuLocal:
             client = self._docker or docker.from_env(timeout=300, max_pool_size=64)
             client.ping()
         except docker.errors.DockerException as exc:
-            raise ExternalError(f"heroku-local needs a Docker engine ({type(exc).__name__}); start Docker, or on "
-                                "this project run `sudo make engine`") from None
+            raise ExternalError(
+                f"heroku-local needs a Docker engine ({type(exc).__name__}); start Docker, or on "
+                "this project run `sudo make engine`"
+            ) from None
         runtime = DockerRuntime(client, self.instance, f"hl-{self.instance}", "", self.config.rules)
         try:
-            self._registry = RegistryProcess(self.config.home / "registry", self.config.registry_port or free_port())
+            self._registry = RegistryProcess(
+                self.config.home / "registry", self.config.registry_port or free_port()
+            )
             self._registry.start()
             runtime.pull_host = f"127.0.0.1:{self._registry.port}"
             runtime.prepare()
@@ -147,14 +159,18 @@ class HerokuLocal:
             self.platform.on_app_created = self._open_router
             self.platform.on_app_deleted = self._close_router
             self._servers = _Servers()
-            self._front = RegistryFront(self._registry.url, self.config.api_key,
-                                        lambda name: name in self.platform.apps if self.platform else False,
-                                        self.index)
+            self._front = RegistryFront(
+                self._registry.url,
+                self.config.api_key,
+                lambda name: name in self.platform.apps if self.platform else False,
+                self.index,
+            )
             _, front_port = self._servers.serve(create_front(self._front, self.faults))
             self.registry_host = f"127.0.0.1:{front_port}"
             bucket = TokenBucket(self.config.rate_capacity, self.config.rate_per_second)
-            _, api_port = self._servers.serve(create_api(self.platform, self.config.api_key, self.faults, bucket),
-                                              self.config.api_port)
+            _, api_port = self._servers.serve(
+                create_api(self.platform, self.config.api_key, self.faults, bucket), self.config.api_port
+            )
             self.api_url = f"http://127.0.0.1:{api_port}"
             for name in self.config.apps:
                 self.platform.create_app(name)
@@ -200,8 +216,10 @@ class HerokuLocal:
     def _announce(self) -> None:
         self.config.home.mkdir(parents=True, exist_ok=True)
         endpoint = self.config.home / ENDPOINT_FILE
-        endpoint.write_text(json.dumps({"api_url": self.api_url, "registry": self.registry_host}, indent=2) + "\n",
-                            encoding="utf-8")
+        endpoint.write_text(
+            json.dumps({"api_url": self.api_url, "registry": self.registry_host}, indent=2) + "\n",
+            encoding="utf-8",
+        )
 
     def _open_router(self, app: App) -> str:
         assert self._servers is not None and self.platform is not None
