@@ -53,9 +53,11 @@ class Probe:
 
 
 class VerificationFailed(Exception):
-    def __init__(self, step: str, code: str, message: str, rollback: bool = True) -> None:
+    def __init__(self, step: str, code: str, message: str, rollback: bool = True,
+                 smoke: SmokeResult | None = None) -> None:
         super().__init__(message)
         self.step, self.code, self.message, self.rollback = step, code, message, rollback
+        self.smoke = smoke
 
     def as_dict(self) -> dict[str, str]:
         return {"step": self.step, "code": self.code, "message": self.message}
@@ -155,6 +157,7 @@ class Deployer:
                 record.outcome = "rollback"
             except VerificationFailed as failure:
                 record.failure = failure.as_dict()
+                record.smoke = failure.smoke.to_dict() if failure.smoke else None
                 record.outcome = "failed"
             return record
         except PipelineError as exc:
@@ -222,6 +225,7 @@ class Deployer:
             record.outcome = "deployed"
         except VerificationFailed as failure:
             record.failure = failure.as_dict()
+            record.smoke = failure.smoke.to_dict() if failure.smoke else None
             record.outcome = "failed"
             if failure.rollback:
                 self._recover(record, app, live, failure.message)
@@ -354,7 +358,7 @@ class Deployer:
             if smoke.ready_status == 503:
                 found = diagnose(self.api.recent_logs(app["name"]))
                 code = found[0] if found else code
-            raise VerificationFailed("smoke", code, f"v{release['version']} {smoke.problem}")
+            raise VerificationFailed("smoke", code, f"v{release['version']} {smoke.problem}", smoke=smoke)
         log.info("v%s is healthy: /ready 200, /predict answered %s", release["version"], smoke.prediction)
         return smoke
 

@@ -91,10 +91,14 @@ class InjectedDrop(Exception):
 
 
 class QuietInjectedDrops(logging.Filter):
-    """uvicorn logs every broken response as an application error; ours are on purpose."""
+    """uvicorn logs every broken response as an application error; ours are on purpose. It also warns
+    about the TLS hello the Docker engine sends first to any insecure registry before it falls back
+    to plain HTTP: expected on loopback, so not worth a warning either."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+        if record.exc_info and isinstance(record.exc_info[1], InjectedDrop):
+            return False
+        return record.getMessage() != "Invalid HTTP request received."
 
 
 async def _drop(send: Send) -> None:

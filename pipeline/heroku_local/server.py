@@ -113,6 +113,8 @@ class _Servers:
             self.stop(server)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 class HerokuLocal:
@@ -121,6 +123,7 @@ class HerokuLocal:
         self.faults = FaultBook(list(config.faults))
         self.index = RegistryIndex()
         self._docker = docker_client
+        self._own_client: Any = None
         self.instance = hashlib.sha256(str(config.home.resolve()).encode()).hexdigest()[:8]
         self.platform: Platform | None = None
         self.api_url = ""
@@ -141,6 +144,7 @@ class HerokuLocal:
         logging.getLogger("uvicorn.error").addFilter(QuietInjectedDrops())
         try:
             client = self._docker or docker.from_env(timeout=300, max_pool_size=64)
+            self._own_client = client if self._docker is None else None
             client.ping()
         except docker.errors.DockerException as exc:
             raise ExternalError(
@@ -199,6 +203,9 @@ class HerokuLocal:
         if self._registry is not None:
             self._registry.stop()
             self._registry = None
+        if self._own_client is not None:
+            self._own_client.close()
+            self._own_client = None
         endpoint = self.config.home / ENDPOINT_FILE
         if self.config.announce and endpoint.exists():
             with contextlib.suppress(ValueError, OSError):

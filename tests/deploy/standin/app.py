@@ -1,11 +1,12 @@
 """Stand-in for the serving app in deploy tests: a stdlib HTTP server whose behaviour the image picks.
 
-MODE (baked into each test image): good | badshape | noport | loopback | crash | release-ok | release-fail.
-VERSION tells images apart (and gives each its own image id).
+MODE (baked into each test image): good | badshape | noport | loopback | crash | stubborn | release-ok |
+release-fail. VERSION tells images apart (and gives each its own image id).
 """
 
 import json
 import os
+import signal
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/ready":
-            self._send(200, {"status": "ready"})
+            self._send(200, {"status": "ready", "uid": os.getuid(), "port": os.environ.get("PORT")})
         elif self.path == "/version":
             self._send(200, {"version": VERSION, "mode": MODE})
         else:
@@ -61,6 +62,8 @@ def main():
     if MODE == "noport":
         while True:
             time.sleep(3600)
+    if MODE == "stubborn":
+        signal.signal(signal.SIGTERM, lambda *_: print("ignoring SIGTERM", flush=True))
     host = "127.0.0.1" if MODE == "loopback" else "0.0.0.0"
     server = ThreadingHTTPServer((host, int(os.environ["PORT"])), Handler)
     print(f"listening on {host}:{os.environ['PORT']}", flush=True)
