@@ -149,8 +149,10 @@ class HerokuAPI:
         high = min(self.backoff_max, self.backoff * 2 ** (state.attempt_number - 1))
         wait = random.uniform(0, high)  # full jitter  # noqa: S311 - not cryptographic
         if isinstance(exc, _Transient) and exc.status == 429:
-            # No reset header is documented; one token comes back every 0.8 s, so wait for a few.
-            wait = max(wait, exc.retry_after or 0.0, LOW_WATER / REFILL_PER_SECOND * random.uniform(0.5, 1.0))  # noqa: S311
+            # No reset header is documented; a token comes back every 0.8 s: wait for one or two,
+            # jittered so parallel deploys on one account do not retry in step.
+            refill = random.uniform(1.0, 2.0) / REFILL_PER_SECOND  # noqa: S311
+            wait = max(wait, exc.retry_after or 0.0, refill)
         return min(wait, self.deadline.remaining())
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:

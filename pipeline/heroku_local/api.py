@@ -340,7 +340,8 @@ def create_api(platform: Platform, key: SecretStr, faults: FaultBook, bucket: To
 
     def patch_formation(r: Request, body: Any) -> tuple[int, Any, dict[str, str]]:
         app = platform.app(p(r, "app"))
-        updates = obj(body).get("updates") if isinstance(body, dict) else body
+        # A bare array is refused, as Heroku's schema requires the `updates` key.
+        updates = body.get("updates") if isinstance(body, dict) else None
         formation, warning = platform.update_formation(app.name, updates, variant(r))
         headers = {"Warning-Message": warning} if warning else {}
         return 200, [formation_json(app, f, variant(r)) for f in formation], headers

@@ -2,7 +2,8 @@
 
 - `PORT` is set for web dynos (a random port inside the container); `EXPOSE` is ignored.
 - A random non-root uid:gid, whatever the image's `USER` says.
-- `CMD` runs through `/bin/sh -c` unless the image has an `ENTRYPOINT`, as on Heroku.
+- `CMD` runs through `/bin/sh -c` unless the image has an `ENTRYPOINT`, as on Heroku (so config
+  vars expand in it).
 - The dyno size's memory quota is the container's memory limit (over it: OOM-kill -> R15).
 - Stopping sends SIGTERM, then SIGKILL after the stop timeout (30 s on Heroku).
 - "Bound $PORT" means a socket listening on 0.0.0.0 or :: in the dyno's network namespace, read
@@ -145,7 +146,9 @@ class DockerRuntime:
         cmd = config.get("Cmd")
         if config.get("Entrypoint") or not cmd:
             return None  # the engine runs ENTRYPOINT + CMD as they are
-        return ["/bin/sh", "-c", " ".join(shlex.quote(part) for part in cmd)]
+        # `exec`: the process, not the shell, gets SIGTERM at shutdown, as Heroku signals every
+        # process of the dyno (the command is one quoted simple command, so exec is always valid).
+        return ["/bin/sh", "-c", "exec " + " ".join(shlex.quote(part) for part in cmd)]
 
     def start(
         self, app: str, dyno: str, attrs: dict[str, Any], env: dict[str, str], size: str, port: int | None

@@ -28,7 +28,7 @@ ACCEPT = "application/vnd.heroku+json; version=3"
 # name -> (MODE, VERSION) of the stand-in serving image (tests/deploy/standin/app.py)
 IMAGES = {
     "good-v1": ("good", "1"), "good-v2": ("good", "2"), "noport": ("noport", "1"), "badshape": ("badshape", "1"),
-    "crash": ("crash", "1"), "loopback": ("loopback", "1"), "stubborn": ("stubborn", "1"),
+    "crash": ("crash", "1"), "loopback": ("loopback", "1"), "stubborn": ("stubborn", "1"), "hog": ("hog", "1"),
     "release-ok": ("release-ok", "1"), "release-fail": ("release-fail", "1"),
 }
 _names = itertools.count()

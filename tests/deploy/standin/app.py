@@ -1,7 +1,7 @@
 """Stand-in for the serving app in deploy tests: a stdlib HTTP server whose behaviour the image picks.
 
-MODE (baked into each test image): good | badshape | noport | loopback | crash | stubborn | release-ok |
-release-fail. VERSION tells images apart (and gives each its own image id).
+MODE (baked into each test image): good | badshape | noport | loopback | crash | stubborn | hog |
+release-ok | release-fail. VERSION tells images apart (and gives each its own image id).
 """
 
 import json
@@ -62,6 +62,9 @@ def main():
     if MODE == "noport":
         while True:
             time.sleep(3600)
+    if MODE == "hog":
+        hoard = b"x" * (900 * 1024 * 1024)  # well over a 512 MB dyno: the kernel OOM-kills it (R15)
+        print(f"holding {len(hoard)} bytes", flush=True)
     if MODE == "stubborn":
         signal.signal(signal.SIGTERM, lambda *_: print("ignoring SIGTERM", flush=True))
     host = "127.0.0.1" if MODE == "loopback" else "0.0.0.0"
