@@ -124,6 +124,7 @@ class HerokuAPI:
         max_attempts: int = 6,
         backoff: float = 0.5,
         backoff_max: float = 20.0,
+        refill_per_second: float = REFILL_PER_SECOND,
         session: requests.Session | None = None,
     ) -> None:
         self.target = target
@@ -131,6 +132,7 @@ class HerokuAPI:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self.refill_per_second = refill_per_second
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = f"mlops-ci-pipeline/{__version__} (deploy)"
         self._auth = _BearerAuth(target)
@@ -151,7 +153,7 @@ class HerokuAPI:
         if isinstance(exc, _Transient) and exc.status == 429:
             # No reset header is documented; a token comes back every 0.8 s: wait for one or two,
             # jittered so parallel deploys on one account do not retry in step.
-            refill = random.uniform(1.0, 2.0) / REFILL_PER_SECOND  # noqa: S311
+            refill = random.uniform(1.0, 2.0) / self.refill_per_second  # noqa: S311
             wait = max(wait, exc.retry_after or 0.0, refill)
         return min(wait, self.deadline.remaining())
 
@@ -172,7 +174,7 @@ class HerokuAPI:
     def _throttle(self) -> None:
         remaining = self.rate_limit_remaining
         if remaining is not None and remaining < LOW_WATER:
-            pause = (LOW_WATER - remaining) / REFILL_PER_SECOND
+            pause = (LOW_WATER - remaining) / self.refill_per_second
             log.info("Heroku API rate limit low (%d requests left); pausing %.1f s", remaining, pause)
             self.deadline.sleep(pause)
             self.rate_limit_remaining = None

@@ -241,27 +241,27 @@ def select_range(releases: list[Release], header: str | None) -> tuple[list[Rele
     def key(r: Release) -> Any:
         return r.version if field == "version" else r.id
 
+    def bound(text: str) -> Any:
+        try:
+            return int(text) if field == "version" else text
+        except ValueError:
+            raise PlatformError(
+                416, "requested_range_not_satisfiable", f"{text!r} is not a version"
+            ) from None
+
+    def after(r: Release, edge: Any, inclusive: bool) -> bool:
+        # "After" in the requested order: larger when ascending, smaller when descending.
+        if key(r) == edge:
+            return inclusive
+        return (key(r) > edge) == (order == "asc")
+
     ordered = sorted(releases, key=key, reverse=order == "desc")
-    if start.strip("]"):
-        ordered = [
-            r
-            for r in ordered
-            if (
-                str(key(r)) >= start.strip("]")
-                if field == "id"
-                else (key(r) >= int(start.strip("]")) if order == "asc" else key(r) <= int(start.strip("]")))
-            )
-        ]
+    if start.lstrip("]"):
+        edge = bound(start.lstrip("]"))
+        ordered = [r for r in ordered if after(r, edge, inclusive=not start.startswith("]"))]
     if end:
-        ordered = [
-            r
-            for r in ordered
-            if (
-                str(key(r)) <= end
-                if field == "id"
-                else (key(r) <= int(end) if order == "asc" else key(r) >= int(end))
-            )
-        ]
+        edge = bound(end)
+        ordered = [r for r in ordered if not after(r, edge, inclusive=False)]
     page = ordered[:limit]
     headers = {"Accept-Ranges": "id, version"}
     if page:

@@ -7,6 +7,7 @@ laptop, and FAIL when CI=true: in CI they must run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -27,16 +28,25 @@ BASE_IMAGE = "local/python-base:3.11"
 ACCEPT = "application/vnd.heroku+json; version=3"
 # name -> (MODE, VERSION) of the stand-in serving image (tests/deploy/standin/app.py)
 IMAGES = {
-    "good-v1": ("good", "1"), "good-v2": ("good", "2"), "noport": ("noport", "1"), "badshape": ("badshape", "1"),
-    "crash": ("crash", "1"), "loopback": ("loopback", "1"), "stubborn": ("stubborn", "1"), "hog": ("hog", "1"),
-    "release-ok": ("release-ok", "1"), "release-fail": ("release-fail", "1"),
+    "good-v1": ("good", "1"),
+    "good-v2": ("good", "2"),
+    "noport": ("noport", "1"),
+    "badshape": ("badshape", "1"),
+    "crash": ("crash", "1"),
+    "loopback": ("loopback", "1"),
+    "stubborn": ("stubborn", "1"),
+    "hog": ("hog", "1"),
+    "release-ok": ("release-ok", "1"),
+    "release-fail": ("release-fail", "1"),
 }
 _names = itertools.count()
 
 
 def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: end-to-end deploy tests must run in CI (the CI script runs `make engine` first)")
+        pytest.fail(
+            f"{reason}: end-to-end deploy tests must run in CI (the CI script runs `make engine` first)"
+        )
     pytest.skip(f"{reason}: run `sudo make engine` to enable the end-to-end deploy tests")
 
 
@@ -47,13 +57,13 @@ def docker_client() -> Iterator[Any]:
 
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
+    except Exception as exc:
         unavailable(f"no Docker engine ({type(exc).__name__})")
     if shutil.which("docker-registry") is None:
         unavailable("no docker-registry binary")
     try:
         client.images.get(BASE_IMAGE)
-    except Exception:  # noqa: BLE001
+    except Exception:
         unavailable(f"no {BASE_IMAGE} image")
     yield client
     client.close()
@@ -65,15 +75,18 @@ def images(docker_client: Any) -> Iterator[dict[str, str]]:
     built = {}
     for name, (mode, version) in IMAGES.items():
         tag = f"deploytest/{name}:e2e"
-        docker_client.images.build(path=str(STANDIN), tag=tag, rm=True,
-                                   buildargs={"MODE": mode, "VERSION": version, "BASE": BASE_IMAGE})
+        docker_client.images.build(
+            path=str(STANDIN),
+            tag=tag,
+            rm=True,
+            buildargs={"MODE": mode, "VERSION": version, "BASE": BASE_IMAGE},
+        )
         built[name] = tag
     yield built
     for tag in built.values():
-        try:
+        # A dyno of a failed test may still hold an image; leaving the tag is harmless then.
+        with contextlib.suppress(Exception):
             docker_client.images.remove(tag)
-        except Exception:  # noqa: BLE001 - a dyno of another test may still hold it; harmless
-            pass
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +99,11 @@ def local(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, api_key:
     from pipeline.heroku_local.runtime import RuntimeRules
     from pipeline.heroku_local.server import HerokuLocal, LocalConfig
 
-    config = LocalConfig(home=tmp_path_factory.mktemp("heroku-local"), api_key=SecretStr(api_key),
-                         rules=RuntimeRules(boot_timeout=3, stop_timeout=2, release_timeout=60))
+    config = LocalConfig(
+        home=tmp_path_factory.mktemp("heroku-local"),
+        api_key=SecretStr(api_key),
+        rules=RuntimeRules(boot_timeout=3, stop_timeout=2, release_timeout=60),
+    )
     with HerokuLocal(config) as running:
         yield running
 
@@ -152,10 +168,30 @@ def cli(local: Any, api_key: str, tmp_path: Path) -> Callable[..., subprocess.Co
 
     def run(*args: str, key: str | None = None, verbose: bool = False) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HEROKU_"))}
-        env.update({"HEROKU_API_KEY": api_key if key is None else key, "HEROKU_LOCAL_HOME": str(local.config.home)})
-        command = [sys.executable, "-m", "pipeline", *(["-v"] if verbose else []), "-C", str(ROOT), *args,
-                   "--target", "local", "--poll", "0.3", "--boot-wait", "20", "--ready-wait", "10",
-                   "--timeout", "180", "--record-dir", str(tmp_path / "records")]
+        env.update(
+            {"HEROKU_API_KEY": api_key if key is None else key, "HEROKU_LOCAL_HOME": str(local.config.home)}
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            *(["-v"] if verbose else []),
+            "-C",
+            str(ROOT),
+            *args,
+            "--target",
+            "local",
+            "--poll",
+            "0.3",
+            "--boot-wait",
+            "20",
+            "--ready-wait",
+            "10",
+            "--timeout",
+            "180",
+            "--record-dir",
+            str(tmp_path / "records"),
+        ]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
 
     return run

@@ -75,21 +75,27 @@ def test_dyno_that_crashes_at_boot_is_h10_and_rolled_back(cli, images, make_app,
     assert platform.serving(app) == "1"
 
 
-def test_failing_release_phase_fails_the_release_and_changes_nothing(cli, images, make_app, platform, tmp_path):
+def test_failing_release_phase_fails_the_release_and_changes_nothing(
+    cli, images, make_app, platform, tmp_path
+):
     app = make_app("phase")
     ok = cli("deploy", "--app", app, "--image", images["good-v1"], "--release-image", images["release-ok"])
     assert ok.returncode == 0, ok.stderr
     assert "running migrations... done" in ok.stderr  # streamed from output_stream_url
 
-    result = cli("deploy", "--app", app, "--image", images["good-v2"], "--release-image", images["release-fail"])
+    result = cli(
+        "deploy", "--app", app, "--image", images["good-v2"], "--release-image", images["release-fail"]
+    )
 
     assert result.returncode == 1
     assert "migration 0042 failed" in result.stderr
     [line] = error_lines(result.stderr)
     assert "failed at release-phase" in line and "v1 still live" in line
     releases = platform.releases(app)
-    assert [(r["version"], r["status"], r["current"]) for r in releases] == [(1, "succeeded", True),
-                                                                               (2, "failed", False)]
+    assert [(r["version"], r["status"], r["current"]) for r in releases] == [
+        (1, "succeeded", True),
+        (2, "failed", False),
+    ]
     assert platform.serving(app) == "1"
     assert record(tmp_path, "deploy", app)["outcome"] == "failed"
 
@@ -205,7 +211,8 @@ def test_wrong_api_key_is_one_clear_line(cli, images, make_app):
     assert result.returncode == 3
     assert result.stderr.strip().splitlines() == [
         f"error: Heroku API GET /apps/{app} -> 401 unauthorized: Invalid credentials provided.; "
-        "set HEROKU_API_KEY to a valid API key for 127.0.0.1"]
+        "set HEROKU_API_KEY to a valid API key for 127.0.0.1"
+    ]
     assert "hk-wrong-0123456789" not in result.stderr + result.stdout
 
 
@@ -230,15 +237,24 @@ def test_promotion_releases_the_staging_digest_on_production(cli, images, make_a
     assert promoted["images"][0]["manifest_digest"] == staged["manifest_digest"]
     assert platform.serving(production) == "2"
 
-    again = cli("promote", "--from", staging, "--to", production,
-                "--record", str(tmp_path / "records" / f"deploy-{staging}.json"))
+    again = cli(
+        "promote",
+        "--from",
+        staging,
+        "--to",
+        production,
+        "--record",
+        str(tmp_path / "records" / f"deploy-{staging}.json"),
+    )
     assert again.returncode == 0 and "already live" in again.stdout
 
 
 def test_promotion_refuses_an_image_staging_does_not_run(cli, images, make_app):
     staging, production = make_app("stg"), make_app("prd")
     assert cli("deploy", "--app", staging, "--image", images["good-v1"]).returncode == 0
-    assert cli("deploy", "--app", staging, "--image", images["badshape"]).returncode == 1  # pushed, rolled back
+    assert (
+        cli("deploy", "--app", staging, "--image", images["badshape"]).returncode == 1
+    )  # pushed, rolled back
 
     result = cli("promote", "--from", staging, "--to", production)
 
@@ -267,9 +283,11 @@ def test_rollback_command_goes_back_one_release_and_verifies_it(cli, images, mak
 
 def test_secrets_never_reach_output_records_or_logs(cli, images, make_app, api_key, tmp_path):
     app = make_app("secret")
-    runs = [cli("deploy", "--app", app, "--image", images["good-v1"], verbose=True),
-            cli("deploy", "--app", app, "--image", images["noport"], verbose=True),
-            cli("deploy", "--app", "no-such-app", "--image", images["good-v1"], verbose=True)]
+    runs = [
+        cli("deploy", "--app", app, "--image", images["good-v1"], verbose=True),
+        cli("deploy", "--app", app, "--image", images["noport"], verbose=True),
+        cli("deploy", "--app", "no-such-app", "--image", images["good-v1"], verbose=True),
+    ]
     assert [r.returncode for r in runs] == [0, 1, 3]
     written = "".join(p.read_text() for p in (tmp_path / "records").iterdir())
     for text in [written, *(r.stdout + r.stderr for r in runs)]:

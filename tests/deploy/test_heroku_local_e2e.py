@@ -20,15 +20,18 @@ OCI = "application/vnd.oci.image.manifest.v1+json"
 
 
 def logs(platform: Any, app: str, **filters: Any) -> list[str]:
-    session = platform.http.post(f"{platform.local.api_url}/apps/{app}/log-sessions",
-                                 json={"lines": 500, **filters}, timeout=10).json()
+    session = platform.http.post(
+        f"{platform.local.api_url}/apps/{app}/log-sessions", json={"lines": 500, **filters}, timeout=10
+    ).json()
     resp = requests.get(session["logplex_url"], timeout=10)  # pre-signed: no key
     assert resp.status_code == 200
     return resp.text.splitlines()
 
 
 def dyno_container(docker_client: Any, app: str, dyno: str = "web.1") -> Any:
-    [container] = docker_client.containers.list(filters={"label": [f"{LABEL}.app={app}", f"{LABEL}.dyno={dyno}"]})
+    [container] = docker_client.containers.list(
+        filters={"label": [f"{LABEL}.app={app}", f"{LABEL}.dyno={dyno}"]}
+    )
     return container
 
 
@@ -53,8 +56,12 @@ def test_registry_accepts_only_docker_v2_manifests(cli, images, make_app, local,
     assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "MANIFEST_INVALID"
 
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
-    refused = reg.put(f"{base}/index", json=index,
-                      headers={"Content-Type": "application/vnd.oci.image.index.v1+json"}, timeout=10)
+    refused = reg.put(
+        f"{base}/index",
+        json=index,
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+        timeout=10,
+    )
     assert refused.status_code == 405 and refused.json()["errors"][0]["code"] == "UNSUPPORTED"
 
     accepted = reg.put(f"{base}/copy", data=original.content, headers={"Content-Type": V2}, timeout=10)
@@ -76,7 +83,11 @@ def test_dynos_run_under_herokus_runtime_rules(cli, images, make_app, platform, 
     assert uid >= 10000
     assert container.attrs["HostConfig"]["Memory"] == 512 * 1024 * 1024  # Standard-1X quota
     assert container.attrs["HostConfig"]["Init"] is True
-    assert container.attrs["Config"]["Cmd"] == ["/bin/sh", "-c", "exec python3 -u /srv/app.py"]  # CMD via a shell
+    assert container.attrs["Config"]["Cmd"] == [
+        "/bin/sh",
+        "-c",
+        "exec python3 -u /srv/app.py",
+    ]  # CMD via a shell
     [binding] = container.attrs["HostConfig"]["PortBindings"][f"{env['PORT']}/tcp"]
     assert binding["HostIp"] == "127.0.0.1" and env["DYNO"] == "web.1"
     ready = requests.get(platform.web_url(app) + "ready", timeout=10).json()
@@ -88,7 +99,9 @@ def test_router_answers_503_h14_without_dynos_and_h10_when_the_dyno_crashed(cli,
     empty = requests.get(platform.web_url(app), timeout=10)
     assert empty.status_code == 503 and "H14" in empty.text
 
-    assert cli("deploy", "--app", app, "--image", images["crash"]).returncode == 1  # first release: no rollback
+    assert (
+        cli("deploy", "--app", app, "--image", images["crash"]).returncode == 1
+    )  # first release: no rollback
     crashed = requests.get(platform.web_url(app) + "ready", timeout=10)
     assert crashed.status_code == 503 and "Application error" in crashed.text
     assert any('code=H10 desc="App crashed"' in line for line in logs(platform, app, source="heroku"))
@@ -98,7 +111,9 @@ def test_listening_on_loopback_only_is_an_r10_with_a_hint(cli, images, make_app)
     app = make_app("lo")
     result = cli("deploy", "--app", app, "--image", images["loopback"])
     assert result.returncode == 1
-    assert "R10 Boot timeout" in result.stderr and "it listens on 127.0.0.1 only; bind 0.0.0.0" in result.stderr
+    assert (
+        "R10 Boot timeout" in result.stderr and "it listens on 127.0.0.1 only; bind 0.0.0.0" in result.stderr
+    )
 
 
 def test_over_the_memory_quota_the_dyno_is_killed_with_r15(cli, images, make_app):
@@ -116,16 +131,23 @@ def test_stopping_is_sigterm_then_sigkill_after_the_stop_timeout(cli, images, ma
 
     web = [line.split(": ", 1)[1] for line in logs(platform, app, dyno="web.1")]
     first_stop = web.index("Stopping all processes with SIGTERM")
-    assert web[first_stop:first_stop + 4] == ["Stopping all processes with SIGTERM", "ignoring SIGTERM",
-                                              "Process exited with status 137", "State changed from up to down"]
-    assert "Process exited with status 143" in web[first_stop + 4:]  # the well-behaved one stops on SIGTERM
+    assert web[first_stop : first_stop + 4] == [
+        "Stopping all processes with SIGTERM",
+        "ignoring SIGTERM",
+        "Process exited with status 137",
+        "State changed from up to down",
+    ]
+    assert "Process exited with status 143" in web[first_stop + 4 :]  # the well-behaved one stops on SIGTERM
 
 
-def test_config_var_changes_make_a_release_and_restart_the_dynos(cli, images, make_app, platform, docker_client):
+def test_config_var_changes_make_a_release_and_restart_the_dynos(
+    cli, images, make_app, platform, docker_client
+):
     app = make_app("config")
     assert cli("deploy", "--app", app, "--image", images["good-v1"]).returncode == 0
-    resp = platform.http.patch(f"{platform.local.api_url}/apps/{app}/config-vars", json={"MODEL_FLAVOR": "small"},
-                               timeout=10)
+    resp = platform.http.patch(
+        f"{platform.local.api_url}/apps/{app}/config-vars", json={"MODEL_FLAVOR": "small"}, timeout=10
+    )
     assert resp.json() == {"MODEL_FLAVOR": "small"}
     assert platform.current(app)["description"] == "Set MODEL_FLAVOR config vars"
     platform.local.wait_settled(app)
@@ -142,8 +164,9 @@ def test_api_speaks_herokus_shapes(make_app, platform, local, api_key):
     app = make_app("api")
     url = local.api_url
 
-    no_key = requests.get(f"{url}/apps/{app}", headers={"Accept": "application/vnd.heroku+json; version=3"},
-                          timeout=10)
+    no_key = requests.get(
+        f"{url}/apps/{app}", headers={"Accept": "application/vnd.heroku+json; version=3"}, timeout=10
+    )
     assert no_key.status_code == 401
     assert no_key.json() == {"id": "unauthorized", "message": "Invalid credentials provided."}
     assert no_key.headers["Request-Id"]
@@ -154,19 +177,27 @@ def test_api_speaks_herokus_shapes(make_app, platform, local, api_key):
     first = platform.http.get(f"{url}/apps/{app}", timeout=10)
     second = platform.http.get(f"{url}/apps/{app}", timeout=10)
     assert int(second.headers["RateLimit-Remaining"]) < int(first.headers["RateLimit-Remaining"])
-    assert first.json()["stack"]["name"] == "container" and first.json()["web_url"].startswith("http://127.0.0.1:")
+    assert first.json()["stack"]["name"] == "container" and first.json()["web_url"].startswith(
+        "http://127.0.0.1:"
+    )
 
     missing = platform.http.get(f"{url}/apps/no-such-app", timeout=10)
-    assert missing.status_code == 404 and missing.json() == {"id": "not_found", "message": "Couldn't find that app.",
-                                                            "resource": "app"}
+    assert missing.status_code == 404 and missing.json() == {
+        "id": "not_found",
+        "message": "Couldn't find that app.",
+        "resource": "app",
+    }
     image = {"type": "web", "docker_image": "sha256:" + "0" * 64}
     plain = platform.http.patch(f"{url}/apps/{app}/formation", json={"updates": [image]}, timeout=10)
     assert plain.status_code == 422 and "docker-releases" in plain.json()["message"]
     docker_variant = {"Accept": "application/vnd.heroku+json; version=3.docker-releases"}
-    unknown = platform.http.patch(f"{url}/apps/{app}/formation", json={"updates": [image]},
-                                  headers=docker_variant, timeout=10)
+    unknown = platform.http.patch(
+        f"{url}/apps/{app}/formation", json={"updates": [image]}, headers=docker_variant, timeout=10
+    )
     assert unknown.status_code == 422 and "push it first" in unknown.json()["message"]
-    bare = platform.http.patch(f"{url}/apps/{app}/formation", json=[image], headers=docker_variant, timeout=10)
+    bare = platform.http.patch(
+        f"{url}/apps/{app}/formation", json=[image], headers=docker_variant, timeout=10
+    )
     assert bare.status_code == 422 and '{"updates": [...]}' in bare.json()["message"]
     by_version = platform.http.post(f"{url}/apps/{app}/releases", json={"release": 1}, timeout=10)
     assert by_version.status_code == 422 and "uuid" in by_version.json()["message"]
@@ -179,8 +210,11 @@ def test_release_list_honours_range_newest_first(cli, images, make_app, platform
     app = make_app("range")
     for image in ("good-v1", "good-v2", "good-v1"):
         assert cli("deploy", "--app", app, "--image", images[image]).returncode == 0
-    resp = platform.http.get(f"{platform.local.api_url}/apps/{app}/releases",
-                             headers={"Range": "version ..; max=2, order=desc"}, timeout=10)
+    resp = platform.http.get(
+        f"{platform.local.api_url}/apps/{app}/releases",
+        headers={"Range": "version ..; max=2, order=desc"},
+        timeout=10,
+    )
     assert resp.status_code == 206
     assert [r["version"] for r in resp.json()] == [3, 2]
     assert resp.headers["Next-Range"] == "version ]2..; max=2, order=desc"

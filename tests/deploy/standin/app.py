@@ -41,8 +41,17 @@ class Handler(BaseHTTPRequestHandler):
         elif MODE == "badshape":
             self._send(200, {"result": "Adelie"})
         else:
-            self._send(200, {"predictions": [{"label": "Adelie",
-                                              "probabilities": {"Adelie": 0.8, "Chinstrap": 0.15, "Gentoo": 0.05}}]})
+            self._send(
+                200,
+                {
+                    "predictions": [
+                        {
+                            "label": "Adelie",
+                            "probabilities": {"Adelie": 0.8, "Chinstrap": 0.15, "Gentoo": 0.05},
+                        }
+                    ]
+                },
+            )
 
     def log_message(self, fmt, *args):
         print(f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True)
