@@ -32,7 +32,7 @@ def _model_meta(ctx: Context) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _setup(ctx: Context) -> tuple[Any, Any, Any]:
+def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
     from pipeline.contract import load_contract
     from pipeline.deploy.deadline import Deadline
     from pipeline.deploy.deployer import Deployer, Probe, Waits
@@ -48,7 +48,11 @@ def _setup(ctx: Context) -> tuple[Any, Any, Any]:
     _protect_logs(target.redactor())
     contract = load_contract(ctx.paths.root / ctx.params.gates.data.suite)
     meta = _model_meta(ctx)
-    probe = Probe(sample_record(contract, ctx.params.data.features), meta.get("classes"))
+    probe = Probe(
+        sample_record(contract, ctx.params.data.features),
+        meta.get("classes"),
+        meta.get("sha256") if expect_model else None,
+    )
     deadline = Deadline(args.timeout)
     deployer = Deployer(
         HerokuAPI(target, deadline),
@@ -94,7 +98,8 @@ def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Ou
 
 
 def _deploy(ctx: Context) -> Outcome:
-    target, deployer, meta = _setup(ctx)
+    # The image must serve the model this checkout's pipeline produced (models/model.json).
+    target, deployer, meta = _setup(ctx, expect_model=True)
     record = _record(ctx, "deploy", ctx.args.app, target, meta)
     try:
         deployer.deploy(record, ctx.args.image, ctx.args.release_image)
@@ -132,9 +137,11 @@ def _digests_from(ctx: Context) -> dict[str, str] | None:
 
 
 def _promote(ctx: Context) -> Outcome:
-    target, deployer, meta = _setup(ctx)
+    # The digest proves what runs; the model is whatever staging verified, recorded as reported.
+    target, deployer, meta = _setup(ctx, expect_model=False)
     digests = _digests_from(ctx)
     record = _record(ctx, "promote", ctx.args.app, target, meta)
+    record.model_sha256 = None  # filled from what the promoted app reports
     try:
         deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
     except PipelineError as exc:
@@ -143,7 +150,7 @@ def _promote(ctx: Context) -> Outcome:
 
 
 def _rollback(ctx: Context) -> Outcome:
-    target, deployer, meta = _setup(ctx)
+    target, deployer, meta = _setup(ctx, expect_model=False)
     record = _record(ctx, "rollback", ctx.args.app, target, meta)
     record.model_sha256 = None  # a rollback runs an older image, whose model this checkout does not describe
     try:

@@ -19,13 +19,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.deploy.http import AmbiguousResult, Answer, HerokuAPI
 from pipeline.deploy.record import DeployRecord, now
 from pipeline.deploy.registry import Image, Registry
-from pipeline.deploy.smoke import SmokeResult, smoke_test
+from pipeline.deploy.smoke import Probe, SmokeResult, smoke_test
 from pipeline.errors import ConfigError, ExternalError, GateFailed, PipelineError
 
 log = logging.getLogger("pipeline.deploy")
@@ -44,17 +44,10 @@ class Waits:
     ready: float = 30.0  # /ready answers 200 within this once the dynos are up
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What the smoke test sends and expects."""
-
-    sample: dict[str, Any]
-    classes: Sequence[str] | None
-
-
 class VerificationFailed(Exception):
-    def __init__(self, step: str, code: str, message: str, rollback: bool = True,
-                 smoke: SmokeResult | None = None) -> None:
+    def __init__(
+        self, step: str, code: str, message: str, rollback: bool = True, smoke: SmokeResult | None = None
+    ) -> None:
         super().__init__(message)
         self.step, self.code, self.message, self.rollback = step, code, message, rollback
         self.smoke = smoke
@@ -93,6 +86,8 @@ class Deployer:
         self.waits = waits
         self.deadline = api.deadline
         self.step = "preflight"
+        # Older releases (rollbacks) run older models: for them only the shape is checked.
+        self._any_model = replace(probe, model_sha256=None)
 
     # -- the three commands --------------------------------------------------------------------
 
@@ -152,7 +147,7 @@ class Deployer:
             try:
                 release = self._roll_to(record.app, target)
                 record.release = brief(release)
-                smoke = self._verify(app, release)
+                smoke = self._verify(app, release, expect_model=False)
                 record.smoke = smoke.to_dict()
                 record.outcome = "rollback"
             except VerificationFailed as failure:
@@ -221,6 +216,7 @@ class Deployer:
         try:
             smoke = self._verify(app, release)
             record.smoke = smoke.to_dict()
+            record.model_sha256 = smoke.model_sha256 or record.model_sha256
             record.release = brief(self.api.release(name, release["id"]))
             record.outcome = "deployed"
         except VerificationFailed as failure:
@@ -231,11 +227,7 @@ class Deployer:
                 self._recover(record, app, live, failure.message)
             elif live is not None:
                 still = smoke_test(
-                    app["web_url"],
-                    self.probe.sample,
-                    self.probe.classes,
-                    self.deadline,
-                    ready_within=self.waits.ready,
+                    app["web_url"], self._any_model, self.deadline, ready_within=self.waits.ready
                 )
                 record.notes.append(
                     f"v{live['version']} is still live: smoke test "
@@ -256,7 +248,7 @@ class Deployer:
             return
         try:
             rolled = self._roll_to(record.app, live)
-            self._verify(app, rolled)
+            self._verify(app, rolled, expect_model=False)
         except (VerificationFailed, PipelineError) as exc:
             message = exc.message if isinstance(exc, VerificationFailed) else str(exc)
             record.notes.append(f"rollback to v{live['version']} also failed: {message}")
@@ -332,7 +324,7 @@ class Deployer:
                 )
             self.deadline.sleep(self.waits.poll)
 
-    def _verify(self, app: dict[str, Any], release: dict[str, Any]) -> SmokeResult:
+    def _verify(self, app: dict[str, Any], release: dict[str, Any], expect_model: bool = True) -> SmokeResult:
         self.step = "release-phase"
         release = self._follow(app["name"], release)
         if release.get("status") == "failed":
@@ -346,13 +338,8 @@ class Deployer:
         self.step = "boot"
         self._wait_dynos(app["name"], int(release["version"]))
         self.step = "smoke"
-        smoke = smoke_test(
-            app["web_url"],
-            self.probe.sample,
-            self.probe.classes,
-            self.deadline,
-            ready_within=self.waits.ready,
-        )
+        probe = self.probe if expect_model else self._any_model
+        smoke = smoke_test(app["web_url"], probe, self.deadline, ready_within=self.waits.ready)
         if not smoke.passed:
             code = "smoke_mismatch" if smoke.predict_status == 200 else "smoke_failed"
             if smoke.ready_status == 503:

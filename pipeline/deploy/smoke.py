@@ -54,6 +54,8 @@ def check_prediction(body: Any, classes: Sequence[str] | None) -> str | None:
     """None when `body` is one well-formed prediction; else what is wrong, in a few words."""
     items: Any = body.get("predictions", body) if isinstance(body, dict) else body
     if isinstance(items, dict):
+        items = {k: v for k, v in items.items() if k != "model_sha256"}
+    if isinstance(items, dict):
         items = [items]
     if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
         return f"expected one prediction for one record, got {_excerpt(body)}"
@@ -83,6 +85,16 @@ def _excerpt(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What the smoke test sends and expects. `model_sha256`, when known, must match the hash the
+    app reports (the serving app puts `model_sha256` in its /predict answer)."""
+
+    sample: dict[str, Any]
+    classes: Sequence[str] | None
+    model_sha256: str | None = None
+
+
 @dataclass
 class SmokeResult:
     passed: bool = False
@@ -90,6 +102,7 @@ class SmokeResult:
     predict_status: int | None = None
     problem: str | None = None
     prediction: Any = None
+    model_sha256: str | None = None
     version: Any = None
     seconds: float = 0.0
     attempts: int = 0
@@ -101,8 +114,7 @@ class SmokeResult:
 
 def smoke_test(
     web_url: str,
-    sample: dict[str, Any],
-    classes: Sequence[str] | None,
+    probe: Probe,
     deadline: Deadline,
     *,
     ready_within: float = 30.0,
@@ -111,7 +123,7 @@ def smoke_test(
     """GET /ready until 200 (the router may answer 503 for a moment after a restart), then POST /predict."""
     http = session or requests.Session()
     base = web_url.rstrip("/")
-    result = SmokeResult(sample=sample)
+    result = SmokeResult(sample=probe.sample)
     started = time.monotonic()
     give_up = started + min(ready_within, deadline.remaining())
     while True:
@@ -130,7 +142,7 @@ def smoke_test(
             return result
         deadline.sleep(0.5)
     try:
-        resp = http.post(f"{base}/predict", json=sample, timeout=deadline.cap(30))
+        resp = http.post(f"{base}/predict", json=probe.sample, timeout=deadline.cap(30))
         result.predict_status = resp.status_code
         body = resp.json() if resp.content else None
     except requests.RequestException as exc:
@@ -142,8 +154,16 @@ def smoke_test(
             result.problem = f"POST /predict -> {resp.status_code}: {_excerpt(body)}"
         else:
             result.prediction = body
-            shape = check_prediction(body, classes)
-            result.problem = f"POST /predict answered the wrong shape: {shape}" if shape else None
+            reported = body.get("model_sha256") if isinstance(body, dict) else None
+            result.model_sha256 = reported if isinstance(reported, str) else None
+            shape = check_prediction(body, probe.classes)
+            if shape:
+                result.problem = f"POST /predict answered the wrong shape: {shape}"
+            elif probe.model_sha256 and result.model_sha256 and result.model_sha256 != probe.model_sha256:
+                result.problem = (
+                    f"the app serves model {result.model_sha256[:12]}, this deploy expects "
+                    f"{probe.model_sha256[:12]} (models/model.json); the image carries another model"
+                )
     try:
         resp = http.get(f"{base}/version", timeout=deadline.cap(10))
         result.version = resp.json() if resp.status_code == 200 else None

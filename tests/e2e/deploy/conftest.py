@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import secrets
 import shutil
@@ -22,7 +23,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STANDIN = Path(__file__).parent / "standin"
 BASE_IMAGE = "local/python-base:3.11"
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -30,6 +31,7 @@ ACCEPT = "application/vnd.heroku+json; version=3"
 IMAGES = {
     "good-v1": ("good", "1"),
     "good-v2": ("good", "2"),
+    "othermodel": ("good", "3"),
     "noport": ("noport", "1"),
     "badshape": ("badshape", "1"),
     "crash": ("crash", "1"),
@@ -55,7 +57,7 @@ def docker_client() -> Iterator[Any]:
     try:
         import docker
 
-        client = docker.from_env(timeout=120)
+        client = docker.from_env(timeout=600)
         client.ping()
     except Exception as exc:
         unavailable(f"no Docker engine ({type(exc).__name__})")
@@ -73,13 +75,19 @@ def docker_client() -> Iterator[Any]:
 def images(docker_client: Any) -> Iterator[dict[str, str]]:
     """Tiny stand-in serving images, one per behaviour (about 1 s each on a warm build cache)."""
     built = {}
+    ours = json.loads((ROOT / "models" / "model.json").read_text())["sha256"]
     for name, (mode, version) in IMAGES.items():
         tag = f"deploytest/{name}:e2e"
         docker_client.images.build(
             path=str(STANDIN),
             tag=tag,
             rm=True,
-            buildargs={"MODE": mode, "VERSION": version, "BASE": BASE_IMAGE},
+            buildargs={
+                "MODE": mode,
+                "VERSION": version,
+                "BASE": BASE_IMAGE,
+                "MODEL_SHA256": "0" * 64 if name == "othermodel" else ours,
+            },
         )
         built[name] = tag
     yield built

@@ -1,7 +1,8 @@
 """Stand-in for the serving app in deploy tests: a stdlib HTTP server whose behaviour the image picks.
 
 MODE (baked into each test image): good | badshape | noport | loopback | crash | stubborn | hog |
-release-ok | release-fail. VERSION tells images apart (and gives each its own image id).
+release-ok | release-fail. VERSION tells images apart (and gives each its own image id);
+MODEL_SHA256 is the model hash the /predict answer reports, as the real serving app does.
 """
 
 import json
@@ -41,17 +42,11 @@ class Handler(BaseHTTPRequestHandler):
         elif MODE == "badshape":
             self._send(200, {"result": "Adelie"})
         else:
-            self._send(
-                200,
-                {
-                    "predictions": [
-                        {
-                            "label": "Adelie",
-                            "probabilities": {"Adelie": 0.8, "Chinstrap": 0.15, "Gentoo": 0.05},
-                        }
-                    ]
-                },
-            )
+            probabilities = {"Adelie": 0.8, "Chinstrap": 0.15, "Gentoo": 0.05}
+            body = {"predictions": [{"label": "Adelie", "probabilities": probabilities}]}
+            if os.environ.get("MODEL_SHA256"):
+                body["model_sha256"] = os.environ["MODEL_SHA256"]
+            self._send(200, body)
 
     def log_message(self, fmt, *args):
         print(f"{self.command} {self.path} {args[1] if len(args) > 1 else ''}", flush=True)

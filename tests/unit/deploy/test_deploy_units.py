@@ -21,7 +21,7 @@ from pipeline.heroku_local.platform import PlatformError, Release
 from pipeline.heroku_local.registry import manifest_problem
 from pipeline.heroku_local.runtime import DockerRuntime, listening, reachable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 KEY = "hk-unit-0123456789abcdef"
 

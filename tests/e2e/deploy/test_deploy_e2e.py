@@ -114,6 +114,18 @@ def test_smoke_test_mismatch_is_rolled_back(cli, images, make_app, platform, tmp
     assert failed["failure"]["code"] == "smoke_mismatch" and failed["smoke"]["passed"] is False
 
 
+def test_an_image_serving_another_model_is_rolled_back(cli, images, make_app, platform):
+    app = make_app("model")
+    assert cli("deploy", "--app", app, "--image", images["good-v1"]).returncode == 0
+
+    result = cli("deploy", "--app", app, "--image", images["othermodel"])
+
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "the app serves model 000000000000, this deploy expects" in line and "rolled back to v1" in line
+    assert platform.serving(app) == "1"
+
+
 def test_first_deploy_that_fails_has_nothing_to_roll_back_to(cli, images, make_app, platform, tmp_path):
     app = make_app("first")
     result = cli("deploy", "--app", app, "--image", images["badshape"])
