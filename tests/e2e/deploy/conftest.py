@@ -174,19 +174,13 @@ def platform(local: Any, api_key: str) -> Platform:
 def cli(local: Any, api_key: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `pipeline` CLI against the shared heroku-local, with short waits."""
 
-    def run(*args: str, key: str | None = None, verbose: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, key: str | None = None, verbose: bool = False, root: Path = ROOT
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "HEROKU_"))}
-        env.update(
-            {"HEROKU_API_KEY": api_key if key is None else key, "HEROKU_LOCAL_HOME": str(local.config.home)}
-        )
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            *(["-v"] if verbose else []),
-            "-C",
-            str(ROOT),
-            *args,
+        env["HEROKU_API_KEY"] = api_key if key is None else key
+        env["HEROKU_LOCAL_HOME"] = str(local.config.home)
+        waits = [
             "--target",
             "local",
             "--poll",
@@ -195,6 +189,18 @@ def cli(local: Any, api_key: str, tmp_path: Path) -> Callable[..., subprocess.Co
             "20",
             "--ready-wait",
             "10",
+            "--timeout",
+            "180",
+        ]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            *(["-v"] if verbose else []),
+            "-C",
+            str(root),
+            *args,
+            *waits,
             "--timeout",
             "180",
             "--record-dir",
