@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pipeline.commands.base import Context, Outcome
 from pipeline.errors import ConfigError, PipelineError
 
 log = logging.getLogger("pipeline.deploy")
+_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
 
 
 def _protect_logs(redact: Any) -> None:
@@ -160,6 +162,14 @@ def _rollback(ctx: Context) -> Outcome:
     return _finish(ctx, record)
 
 
+def _app(value: str) -> str:
+    if not _APP_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a Heroku app name (lowercase letters, digits and dashes, 3-30 characters)"
+        )
+    return value
+
+
 def _digest(value: str) -> str:
     if not (value.startswith("sha256:") and len(value) == 71):
         raise argparse.ArgumentTypeError(f"{value!r} is not a manifest digest such as sha256:<64 hex>")
@@ -198,15 +208,17 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("deploy", help="push the image, release it on Heroku, verify it, or roll back")
-    d.add_argument("--app", required=True, help="Heroku app name (container stack)")
+    d.add_argument("--app", type=_app, required=True, help="Heroku app name (container stack)")
     d.add_argument("--image", required=True, help="local image to release as the web process (tag or id)")
     d.add_argument("--release-image", help="local image for the release phase (process type `release`)")
     _common(d)
     d.set_defaults(handler=_deploy)
 
     p = sub.add_parser("promote", help="release the exact image that passed on one app (staging) on another")
-    p.add_argument("--from", dest="source", required=True, help="the app whose verified image is promoted")
-    p.add_argument("--to", dest="app", required=True, help="the app to release it on (production)")
+    p.add_argument(
+        "--from", dest="source", type=_app, required=True, help="the app whose verified image is promoted"
+    )
+    p.add_argument("--to", dest="app", type=_app, required=True, help="the app to release it on (production)")
     p.add_argument(
         "--digest",
         action="append",
@@ -224,7 +236,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_promote)
 
     r = sub.add_parser("rollback", help="roll the app back to an earlier release and verify it")
-    r.add_argument("--app", required=True, help="Heroku app name")
+    r.add_argument("--app", type=_app, required=True, help="Heroku app name")
     r.add_argument(
         "--to", help="release version (v12) or id to roll back to (default: the one before current)"
     )

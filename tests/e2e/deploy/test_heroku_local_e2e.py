@@ -4,7 +4,12 @@ Docker v2 manifests, and dynos that follow Heroku's runtime rules on the real en
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -219,3 +224,61 @@ def test_release_list_honours_range_newest_first(cli, images, make_app, platform
     assert [r["version"] for r in resp.json()] == [3, 2]
     assert resp.headers["Next-Range"] == "version ]2..; max=2, order=desc"
     assert [r["current"] for r in resp.json()] == [True, False]
+
+
+def test_heroku_local_command_runs_until_sigterm_and_cleans_up(docker_client, tmp_path, api_key):
+    home = tmp_path / "home"
+    env = {**os.environ, "HEROKU_API_KEY": api_key}
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "heroku-local",
+        "--home",
+        str(home),
+        "--port",
+        "0",
+        "--app",
+        "cli-made",
+        "--boot-timeout",
+        "5",
+    ]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = home / "endpoint.json"
+        give_up = time.monotonic() + 30
+        while not endpoint.exists() and server.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.1)
+        api_url = json.loads(endpoint.read_text())["api_url"]
+        app = requests.get(
+            f"{api_url}/apps/cli-made",
+            timeout=10,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/vnd.heroku+json; version=3",
+            },
+        )
+        assert app.status_code == 200 and app.json()["stack"]["name"] == "container"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert out.startswith("heroku-local stopped (API was http://127.0.0.1:")
+    assert api_key not in out + err
+    assert not endpoint.exists()
+    instance = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:8]
+    assert [n.name for n in docker_client.networks.list() if n.name == f"hl-{instance}"] == []
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL}={instance}"}) == []
+
+
+def test_heroku_local_command_needs_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HEROKU_API_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "heroku-local", "--home", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "HEROKU_API_KEY must be set" in result.stderr
