@@ -148,6 +148,7 @@ class App:
     updated_at: str = field(default_factory=stamp)
     released_at: str | None = None
     maintenance: bool = False
+    boot_timeout: float | None = None
     formation: dict[str, Formation] = field(default_factory=dict)
     config_vars: dict[str, str] = field(default_factory=dict)
     releases: list[Release] = field(default_factory=list)
@@ -195,7 +196,10 @@ class Platform:
             raise PlatformError(404, "not_found", "Couldn't find that app.", resource="app")
         return found
 
-    def create_app(self, name: str | None = None, stack: str | None = None) -> App:
+    def create_app(
+        self, name: str | None = None, stack: str | None = None, boot_timeout: float | None = None
+    ) -> App:
+        """`boot_timeout` overrides the default for this app, as Heroku support can raise it per app."""
         name = name or f"app-{uuid.uuid4().hex[:8]}"
         if not APP_NAME.match(name):
             raise PlatformError(
@@ -207,7 +211,7 @@ class Platform:
         with self.lock:
             if name in self.apps:
                 raise PlatformError(422, "invalid_params", "Name is already taken")
-            app = App(name=name, stack=stack or "container")
+            app = App(name=name, stack=stack or "container", boot_timeout=boot_timeout)
             self.apps[name] = app
         if self.on_app_created is not None:
             app.web_url = self.on_app_created(app)
@@ -763,13 +767,14 @@ class Platform:
         threading.Thread(target=wait, daemon=True).start()
         if web and port is not None:
             dyno.host_port = runtime.host_port(dyno.container, port)
+            boot_timeout = app.boot_timeout or self.rules.boot_timeout
             booted_at = time.monotonic()
             while not exited.is_set() and not dyno.stopping:
                 addresses = runtime.bound(dyno.container, port)
                 if reachable(addresses):
                     self._set_state(app, dyno, "up")
                     break
-                if time.monotonic() - booted_at > self.rules.boot_timeout:
+                if time.monotonic() - booted_at > boot_timeout:
                     hint = (
                         f" (it listens on {', '.join(sorted(addresses))} only; bind 0.0.0.0)"
                         if addresses
@@ -780,7 +785,7 @@ class Platform:
                         "heroku",
                         dyno.name,
                         "Error R10 (Boot timeout) -> Web process failed to bind to "
-                        f"$PORT within {self.rules.boot_timeout:g} seconds of launch{hint}",
+                        f"$PORT within {boot_timeout:g} seconds of launch{hint}",
                     )
                     self.log(app, "heroku", dyno.name, "Stopping process with SIGKILL")
                     runtime.kill(dyno.container)

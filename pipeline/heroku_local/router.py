@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
@@ -29,6 +29,15 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Application Er
 <body><h1>Application error</h1><p>An error occurred in the application and your page could not be served.
 If you are the application owner, check your logs for details (heroku-local: {code} {desc}).</p></body></html>
 """
+
+
+async def relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream body as it comes; the upstream connection is released even when the client leaves."""
+    try:
+        async for chunk in upstream.aiter_raw():
+            yield chunk
+    finally:
+        await upstream.aclose()
 
 
 class Router:
@@ -91,12 +100,7 @@ class Router:
         service = int((time.monotonic() - started) * 1000)
         self._log(request, f"at=info status={upstream.status_code} service={service}ms")
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(
-            upstream.aiter_raw(),
-            status_code=upstream.status_code,
-            headers=passed,
-            background=BackgroundTask(upstream.aclose),
-        )
+        return StreamingResponse(relay(upstream), status_code=upstream.status_code, headers=passed)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -111,6 +111,9 @@ class _Servers:
     def close(self) -> None:
         for server, _ in list(self._running):
             self.stop(server)
+        # Response streams a client abandoned are async generators still holding connections.
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         if not self.thread.is_alive():
@@ -240,9 +243,9 @@ class HerokuLocal:
         if entry is not None and self._servers is not None:
             self._servers.stop(entry[0])
 
-    def create_app(self, name: str, stack: str = "container") -> App:
+    def create_app(self, name: str, stack: str = "container", boot_timeout: float | None = None) -> App:
         assert self.platform is not None
-        return self.platform.create_app(name, stack)
+        return self.platform.create_app(name, stack, boot_timeout)
 
     def wait_settled(self, app: str, timeout: float = 60.0) -> None:
         """Block until the app's release queue is drained (tests and benchmarks use this)."""

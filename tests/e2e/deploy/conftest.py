@@ -121,9 +121,9 @@ def make_app(local: Any) -> Iterator[Callable[..., str]]:
     """Fresh apps on the shared heroku-local; their dynos are stopped and faults cleared afterwards."""
     created: list[str] = []
 
-    def make(stem: str = "app", stack: str = "container") -> str:
+    def make(stem: str = "app", stack: str = "container", boot_timeout: float | None = None) -> str:
         name = f"t{next(_names)}-{stem}"
-        local.create_app(name, stack)
+        local.create_app(name, stack, boot_timeout)
         created.append(name)
         return name
 
