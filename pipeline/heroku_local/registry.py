@@ -31,13 +31,13 @@ import httpx
 import yaml
 from pydantic import SecretStr
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from pipeline.errors import ConfigError, ExternalError
 from pipeline.heroku_local.faults import FaultBook, FaultMiddleware, registry_error_body
 from pipeline.heroku_local.platform import RegistryIndex
-from pipeline.heroku_local.router import relay
+from pipeline.heroku_local.router import Relayed
 from pipeline.heroku_local.runtime import ImageRef
 
 log = logging.getLogger("pipeline.heroku_local")
@@ -255,7 +255,7 @@ class RegistryFront:
         )
         upstream = await self.client().send(outgoing, stream=True)
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(relay(upstream), status_code=upstream.status_code, headers=passed)
+        return Relayed(upstream, passed)
 
     async def aclose(self) -> None:
         if self._client is not None:

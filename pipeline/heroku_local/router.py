@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -31,13 +31,20 @@ If you are the application owner, check your logs for details (heroku-local: {co
 """
 
 
-async def relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    """The upstream body as it comes; the upstream connection is released even when the client leaves."""
-    try:
-        async for chunk in upstream.aiter_raw():
-            yield chunk
-    finally:
-        await upstream.aclose()
+class Relayed(StreamingResponse):
+    """An upstream response passed on as it streams in. The upstream connection is released however
+    this ends, a client that went away included (then the body is never iterated at all)."""
+
+    def __init__(self, upstream: httpx.Response, headers: dict[str, str]) -> None:
+        super().__init__(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers)
+        self.upstream = upstream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
 
 
 class Router:
@@ -100,7 +107,7 @@ class Router:
         service = int((time.monotonic() - started) * 1000)
         self._log(request, f"at=info status={upstream.status_code} service={service}ms")
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(relay(upstream), status_code=upstream.status_code, headers=passed)
+        return Relayed(upstream, passed)
 
     async def aclose(self) -> None:
         if self._client is not None:
