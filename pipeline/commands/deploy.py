@@ -107,6 +107,8 @@ def _deploy(ctx: Context) -> Outcome:
         deployer.deploy(record, ctx.args.image, ctx.args.release_image)
     except PipelineError as exc:
         return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
     return _finish(ctx, record)
 
 
@@ -148,6 +150,8 @@ def _promote(ctx: Context) -> Outcome:
         deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
     except PipelineError as exc:
         return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
     return _finish(ctx, record)
 
 
@@ -159,6 +163,8 @@ def _rollback(ctx: Context) -> Outcome:
         deployer.rollback(record, ctx.args.to)
     except PipelineError as exc:
         return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
     return _finish(ctx, record)
 
 

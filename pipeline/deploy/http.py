@@ -144,6 +144,9 @@ class HerokuAPI:
     def __repr__(self) -> str:
         return f"HerokuAPI({self.target.api_url!r})"
 
+    def close(self) -> None:
+        self.session.close()
+
     # -- transport -----------------------------------------------------------------------------
 
     def _wait(self, state: tenacity.RetryCallState) -> float:

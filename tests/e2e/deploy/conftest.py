@@ -166,8 +166,10 @@ class Platform:
 
 
 @pytest.fixture
-def platform(local: Any, api_key: str) -> Platform:
-    return Platform(local, api_key)
+def platform(local: Any, api_key: str) -> Iterator[Platform]:
+    direct = Platform(local, api_key)
+    yield direct
+    direct.http.close()
 
 
 @pytest.fixture

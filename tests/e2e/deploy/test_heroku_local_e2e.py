@@ -40,10 +40,9 @@ def dyno_container(docker_client: Any, app: str, dyno: str = "web.1") -> Any:
     return container
 
 
-def registry(local: Any, api_key: str) -> requests.Session:
+def registry(api_key: str) -> requests.Session:
     session = requests.Session()
     session.auth = ("_", api_key)
-    session.base_url = f"http://{local.registry_host}"  # type: ignore[attr-defined]
     return session
 
 
@@ -51,31 +50,31 @@ def test_registry_accepts_only_docker_v2_manifests(cli, images, make_app, local,
     app = make_app("v2only")
     assert cli("deploy", "--app", app, "--image", images["good-v1"]).returncode == 0
     base = f"http://{local.registry_host}/v2/{app}/web/manifests"
-    reg = registry(local, api_key)
-    original = reg.get(f"{base}/latest", headers={"Accept": V2}, timeout=10)
-    assert original.status_code == 200 and original.json()["mediaType"] == V2
+    with registry(api_key) as reg:
+        original = reg.get(f"{base}/latest", headers={"Accept": V2}, timeout=10)
+        assert original.status_code == 200 and original.json()["mediaType"] == V2
 
-    oci = json.loads(original.content)
-    oci["mediaType"], oci["config"]["mediaType"] = OCI, "application/vnd.oci.image.config.v1+json"
-    refused = reg.put(f"{base}/oci", data=json.dumps(oci), headers={"Content-Type": OCI}, timeout=10)
-    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "MANIFEST_INVALID"
+        oci = json.loads(original.content)
+        oci["mediaType"], oci["config"]["mediaType"] = OCI, "application/vnd.oci.image.config.v1+json"
+        refused = reg.put(f"{base}/oci", data=json.dumps(oci), headers={"Content-Type": OCI}, timeout=10)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "MANIFEST_INVALID"
 
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
-    refused = reg.put(
-        f"{base}/index",
-        json=index,
-        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
-        timeout=10,
-    )
-    assert refused.status_code == 405 and refused.json()["errors"][0]["code"] == "UNSUPPORTED"
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+        refused = reg.put(
+            f"{base}/index",
+            json=index,
+            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+            timeout=10,
+        )
+        assert refused.status_code == 405 and refused.json()["errors"][0]["code"] == "UNSUPPORTED"
 
-    accepted = reg.put(f"{base}/copy", data=original.content, headers={"Content-Type": V2}, timeout=10)
-    assert accepted.status_code == 201
+        accepted = reg.put(f"{base}/copy", data=original.content, headers={"Content-Type": V2}, timeout=10)
+        assert accepted.status_code == 201
 
-    anonymous = requests.get(f"{base}/latest", timeout=10)
-    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
-    other = reg.get(f"http://{local.registry_host}/v2/no-such-app/web/manifests/latest", timeout=10)
-    assert other.status_code == 403
+        anonymous = requests.get(f"{base}/latest", timeout=10)
+        assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
+        other = reg.get(f"http://{local.registry_host}/v2/no-such-app/web/manifests/latest", timeout=10)
+        assert other.status_code == 403
 
 
 def test_dynos_run_under_herokus_runtime_rules(cli, images, make_app, platform, docker_client):

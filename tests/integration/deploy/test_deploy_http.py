@@ -30,16 +30,20 @@ KEY = "hk-int-" + "5" * 24
 class Served:
     def __init__(self, url: str, platform: Platform, faults: FaultBook) -> None:
         self.url, self.platform, self.faults = url, platform, faults
+        self.clients: list[HerokuAPI] = []
 
     def client(self, key: str = KEY, seconds: float = 30.0, **options: Any) -> HerokuAPI:
         target = Target("local", self.url, "127.0.0.1:1", SecretStr(key))
         options = {"backoff": 0.01, "refill_per_second": 50.0, **options}
-        return HerokuAPI(target, Deadline(seconds), **options)
+        client = HerokuAPI(target, Deadline(seconds), **options)
+        self.clients.append(client)
+        return client
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
     servers = _Servers()
+    started: list[Served] = []
 
     def start(capacity: int = 4500, per_second: float = 75 / 60) -> Served:
         platform = Platform(None, RegistryIndex(), RuntimeRules())
@@ -48,9 +52,13 @@ def serve() -> Iterator[Callable[..., Served]]:
             create_api(platform, SecretStr(KEY), faults, TokenBucket(capacity, per_second))
         )
         platform.create_app("demo")
-        return Served(f"http://127.0.0.1:{port}", platform, faults)
+        started.append(Served(f"http://127.0.0.1:{port}", platform, faults))
+        return started[-1]
 
     yield start
+    for served in started:
+        for client in served.clients:
+            client.close()
     servers.close()
 
 
