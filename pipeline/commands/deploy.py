@@ -1,0 +1,250 @@
+"""`pipeline deploy`, `pipeline promote`, `pipeline rollback` (--target heroku|local)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from pipeline.ci import github
+from pipeline.commands.base import Context, Outcome
+from pipeline.errors import ConfigError, PipelineError
+
+log = logging.getLogger("pipeline.deploy")
+_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+
+
+def _protect_logs(redact: Any) -> None:
+    from pipeline.deploy.settings import RedactingFilter
+
+    scrub = RedactingFilter(redact)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(scrub)
+    logging.getLogger("pipeline").addFilter(scrub)
+
+
+def _model_meta(ctx: Context) -> dict[str, Any]:
+    try:
+        meta = json.loads(ctx.paths.model_meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
+    from pipeline.contract import load_contract
+    from pipeline.deploy.deadline import Deadline
+    from pipeline.deploy.deployer import Deployer, Probe, Waits
+    from pipeline.deploy.http import HerokuAPI
+    from pipeline.deploy.registry import Registry
+    from pipeline.deploy.settings import resolve_target
+    from pipeline.deploy.smoke import sample_record
+
+    args = ctx.args
+    if args.timeout <= 0 or args.poll <= 0 or args.boot_wait <= 0:
+        raise ConfigError("--timeout, --poll and --boot-wait must be positive numbers of seconds")
+    target = resolve_target(args.target)
+    _protect_logs(target.redactor())
+    contract = load_contract(ctx.paths.root / ctx.params.gates.data.suite)
+    meta = _model_meta(ctx)
+    probe = Probe(
+        sample_record(contract, ctx.params.data.features),
+        meta.get("classes"),
+        meta.get("sha256") if expect_model else None,
+    )
+    deadline = Deadline(args.timeout)
+    deployer = Deployer(
+        HerokuAPI(target, deadline),
+        Registry(target, deadline),
+        probe,
+        Waits(poll=args.poll, boot=args.boot_wait, ready=args.ready_wait),
+    )
+    return target, deployer, meta
+
+
+def _record(ctx: Context, action: str, app: str, target: Any, meta: dict[str, Any]) -> Any:
+    from pipeline.deploy.record import DeployRecord, git_commit
+
+    return DeployRecord(
+        action, app, target.name, model_sha256=meta.get("sha256"), git_commit=git_commit(ctx.paths.root)
+    )
+
+
+def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Outcome:
+    from pipeline.deploy.deployer import raise_for
+
+    directory = Path(ctx.args.record_dir) if ctx.args.record_dir else ctx.paths.reports / "deploy"
+    json_path, md_path = record.write(directory if directory.is_absolute() else ctx.paths.root / directory)
+    if error is not None:
+        github.append_summary(record.to_markdown())
+        raise error
+    raise_for(record)
+    web = record.web_image or {}
+    outputs = {
+        "outcome": record.outcome,
+        "app": record.app,
+        "release_version": str((record.release or {}).get("version", "")),
+        "image_digest": web.get("config_digest", ""),
+        "manifest_digest": web.get("manifest_digest", ""),
+        "record": ctx.paths.rel(json_path),
+    }
+    lines = [
+        record.headline(),
+        *record.notes,
+        f"record: {ctx.paths.rel(json_path)} and {ctx.paths.rel(md_path)}",
+    ]
+    return Outcome(lines, summary_md=record.to_markdown(), outputs=outputs)
+
+
+def _deploy(ctx: Context) -> Outcome:
+    # The image must serve the model this checkout's pipeline produced (models/model.json).
+    target, deployer, meta = _setup(ctx, expect_model=True)
+    record = _record(ctx, "deploy", ctx.args.app, target, meta)
+    try:
+        deployer.deploy(record, ctx.args.image, ctx.args.release_image)
+    except PipelineError as exc:
+        return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
+    return _finish(ctx, record)
+
+
+def _digests_from(ctx: Context) -> dict[str, str] | None:
+    args = ctx.args
+    if args.digest:
+        types = args.process_types
+        if len(args.digest) != len(types):
+            raise ConfigError(
+                f"--digest was given {len(args.digest)} time(s) for process types {types}; give one "
+                "manifest digest per type, in the same order"
+            )
+        return dict(zip(types, args.digest, strict=True))
+    if args.record:
+        path = Path(args.record)
+        try:
+            staged = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"{path}: cannot read the deploy record ({exc}); pass the JSON `pipeline deploy` "
+                "wrote for the source app"
+            ) from None
+        if staged.get("app") != args.source or staged.get("outcome") not in {"deployed", "noop"}:
+            raise ConfigError(
+                f"{path}: the record is for {staged.get('app')!r} with outcome "
+                f"{staged.get('outcome')!r}; promotion needs a verified deploy of {args.source!r}"
+            )
+        return {i["process_type"]: i["manifest_digest"] for i in staged.get("images", [])}
+    return None
+
+
+def _promote(ctx: Context) -> Outcome:
+    # The digest proves what runs; the model is whatever staging verified, recorded as reported.
+    target, deployer, meta = _setup(ctx, expect_model=False)
+    digests = _digests_from(ctx)
+    record = _record(ctx, "promote", ctx.args.app, target, meta)
+    record.model_sha256 = None  # filled from what the promoted app reports
+    try:
+        deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
+    except PipelineError as exc:
+        return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
+    return _finish(ctx, record)
+
+
+def _rollback(ctx: Context) -> Outcome:
+    target, deployer, meta = _setup(ctx, expect_model=False)
+    record = _record(ctx, "rollback", ctx.args.app, target, meta)
+    record.model_sha256 = None  # a rollback runs an older image, whose model this checkout does not describe
+    try:
+        deployer.rollback(record, ctx.args.to)
+    except PipelineError as exc:
+        return _finish(ctx, record, exc)
+    finally:
+        deployer.api.close()
+    return _finish(ctx, record)
+
+
+def _app(value: str) -> str:
+    if not _APP_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a Heroku app name (lowercase letters, digits and dashes, 3-30 characters)"
+        )
+    return value
+
+
+def _digest(value: str) -> str:
+    if not (value.startswith("sha256:") and len(value) == 71):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a manifest digest such as sha256:<64 hex>")
+    return value
+
+
+def _types(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        choices=["heroku", "local"],
+        default="heroku",
+        help="heroku (api.heroku.com) or local (a running `pipeline heroku-local`); default heroku",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=900.0, help="hard overall timeout in seconds (default 900)"
+    )
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between status polls (default 2)")
+    p.add_argument(
+        "--boot-wait",
+        type=float,
+        default=120.0,
+        help="seconds for all dynos to be up after the release (default 120)",
+    )
+    p.add_argument(
+        "--ready-wait",
+        type=float,
+        default=30.0,
+        help="seconds for /ready to answer 200 once the dynos are up (default 30)",
+    )
+    p.add_argument("--record-dir", help="where the deploy record goes (default reports/deploy)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("deploy", help="push the image, release it on Heroku, verify it, or roll back")
+    d.add_argument("--app", type=_app, required=True, help="Heroku app name (container stack)")
+    d.add_argument("--image", required=True, help="local image to release as the web process (tag or id)")
+    d.add_argument("--release-image", help="local image for the release phase (process type `release`)")
+    _common(d)
+    d.set_defaults(handler=_deploy)
+
+    p = sub.add_parser("promote", help="release the exact image that passed on one app (staging) on another")
+    p.add_argument(
+        "--from", dest="source", type=_app, required=True, help="the app whose verified image is promoted"
+    )
+    p.add_argument("--to", dest="app", type=_app, required=True, help="the app to release it on (production)")
+    p.add_argument(
+        "--digest",
+        action="append",
+        type=_digest,
+        help="manifest digest to promote, one per process type (default: what the source app runs)",
+    )
+    p.add_argument("--record", help="the source app's deploy record JSON, instead of --digest")
+    p.add_argument(
+        "--process-types",
+        type=_types,
+        default=["web"],
+        help="comma-separated process types to promote (default web; add release if used)",
+    )
+    _common(p)
+    p.set_defaults(handler=_promote)
+
+    r = sub.add_parser("rollback", help="roll the app back to an earlier release and verify it")
+    r.add_argument("--app", type=_app, required=True, help="Heroku app name")
+    r.add_argument(
+        "--to", help="release version (v12) or id to roll back to (default: the one before current)"
+    )
+    _common(r)
+    r.set_defaults(handler=_rollback)
