@@ -27,10 +27,7 @@ BIN = Path(sys.executable).parent
 # Commands the workflows call that other branches add (issues 3, 4 and 5). They are checked against the real
 # parser like every other command; while one does not exist yet, it must be listed here. When those branches
 # are merged this set must become empty: a listed command that exists fails `test_pending_is_still_pending`.
-PENDING: set[tuple[str, ...]] = {
-    ("deploy",),
-    ("promote",),
-}
+PENDING: set[tuple[str, ...]] = set()
 
 # Write access is granted only here, each for one reason (see docs/github-actions.md).
 WRITE_GRANTS = {
@@ -258,8 +255,10 @@ def test_pipeline_commands_exist() -> None:
             pending = any(tuple(words[1 : 1 + len(p)]) == p for p in PENDING)
             assert pending, f"{where}: `{shlex.join(words)}` does not exist"
             continue
+        # Shell variables hold runtime values (app names, paths, ids): parse with a plausible one.
+        args = [re.sub(r"\$\{?\w+\}?", "example-app", w) for w in words[1:]]
         try:
-            build_parser().parse_args(words[1:])
+            build_parser().parse_args(args)
         except SystemExit:
             pytest.fail(f"{where}: `{shlex.join(words)}` is rejected by the real parser")
 
