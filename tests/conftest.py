@@ -17,6 +17,9 @@ import yaml
 from pipeline.params import Params, parse_params
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# botocore (dvc-s3, boto3) would otherwise look for credentials at the EC2 metadata address: tests
+# talk to loopback only.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
