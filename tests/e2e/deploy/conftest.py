@@ -75,9 +75,11 @@ def docker_client() -> Iterator[Any]:
 def images(docker_client: Any) -> Iterator[dict[str, str]]:
     """Tiny stand-in serving images, one per behaviour (about 1 s each on a warm build cache)."""
     built = {}
+    session = secrets.token_hex(4)
     ours = json.loads((ROOT / "models" / "model.json").read_text())["sha256"]
     for name, (mode, version) in IMAGES.items():
-        tag = f"deploytest/{name}:e2e"
+        # Per-session tags: the engine is shared, and another run of these tests must not swap images.
+        tag = f"deploytest/{name}:e2e-{session}"
         docker_client.images.build(
             path=str(STANDIN),
             tag=tag,
