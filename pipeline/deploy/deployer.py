@@ -329,10 +329,13 @@ class Deployer:
                     )
                     or "no web dynos (scale with `heroku ps:scale web=1`)"
                 )
+                # Heroku restarts a crashed dyno at once, so polls can miss the crash: ask the logs.
+                found = diagnose(self.api.recent_logs(app), "web.1")
+                code, words = found if found else ("timeout", "no error in the platform log")
                 raise VerificationFailed(
                     "boot",
-                    "timeout",
-                    f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}",
+                    code,
+                    f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}; {code} {words}",
                 )
             self.deadline.sleep(self.waits.poll)
 
