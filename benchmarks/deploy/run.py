@@ -47,7 +47,7 @@ def build_images(client: Any) -> dict[str, str]:
     model = json.loads((ROOT / "models" / "model.json").read_text())["sha256"]
     tags = {}
     for name, mode, version in [("v1", "good", "1"), ("v2", "good", "2"), ("noport", "noport", "9")]:
-        tag = f"deploytest/bench-{name}:latest"
+        tag = f"deploytest/bench-{name}:{os.getpid()}"
         client.images.build(
             path=str(STANDIN),
             tag=tag,

@@ -5,7 +5,7 @@
     release    PATCH /apps/{app}/formation with the config digests (same images -> no release: a no-op)
     release-phase   follow the release (stream its output) until succeeded or failed
     boot       every dyno up on the new version (crashed -> R10/H10/... read from the platform's logs)
-    smoke      /ready, then one real /predict from the data contract, response shape checked
+    smoke      /ready, then one real /predict from the data contract: response shape and model hash
 
 Any failure once the release exists -> roll back to the release that was serving before
 (POST /apps/{app}/releases {"release": id}), wait until it is healthy again, report the step and
@@ -196,8 +196,9 @@ class Deployer:
         self.step = "release"
         answers: list[Answer] = []
 
-        def release_images() -> None:
+        def release_images() -> Answer:
             answers.append(self.api.update_formation(name, updates))
+            return answers[-1]
 
         release = self._create_release(name, before[0] if before else None, release_images)
         if release is None:
@@ -260,21 +261,32 @@ class Deployer:
         record.outcome = "rolled_back"
 
     def _create_release(
-        self, app: str, newest_before: dict[str, Any] | None, action: Callable[[], Any]
+        self, app: str, newest_before: dict[str, Any] | None, action: Callable[[], Answer | None]
     ) -> dict[str, Any] | None:
-        """Run an action that may create a release; reconcile a broken connection via the releases list."""
+        """Run an action that may create a release and return that release, or None when the platform
+        made none. A broken connection is reconciled through the releases list, never by re-sending
+        blindly; an answer without a release is re-checked for a few seconds before it counts as none
+        (unless the platform said why: "already running the specified docker image")."""
         floor = int(newest_before["version"]) if newest_before else 0
-        for _ in range(3):
-            try:
-                action()
-            except AmbiguousResult as exc:
-                log.info("%s; checking whether it was applied", exc)
-                newest = self.api.releases(app, 1)
-                if newest and int(newest[0]["version"]) > floor:
-                    return newest[0]
-                continue
+
+        def newer() -> dict[str, Any] | None:
             newest = self.api.releases(app, 1)
             return newest[0] if newest and int(newest[0]["version"]) > floor else None
+
+        for _ in range(3):
+            try:
+                answer = action()
+            except AmbiguousResult as exc:
+                log.info("%s; checking whether it was applied", exc)
+                if (found := newer()) is not None:
+                    return found
+                continue
+            for attempt in range(4):
+                if (found := newer()) is not None:
+                    return found
+                if (answer is not None and answer.warning) or attempt == 3:
+                    return None
+                self.deadline.sleep(1.0)
         raise ExternalError(
             f"Heroku API: could not create a release on {app} after 3 broken connections; "
             "nothing was released, re-run the deploy"
@@ -317,10 +329,13 @@ class Deployer:
                     )
                     or "no web dynos (scale with `heroku ps:scale web=1`)"
                 )
+                # Heroku restarts a crashed dyno at once, so polls can miss the crash: ask the logs.
+                found = diagnose(self.api.recent_logs(app), "web.1")
+                code, words = found if found else ("timeout", "no error in the platform log")
                 raise VerificationFailed(
                     "boot",
-                    "timeout",
-                    f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}",
+                    code,
+                    f"dynos not all up on v{version} after {self.waits.boot:.0f} s: {states}; {code} {words}",
                 )
             self.deadline.sleep(self.waits.poll)
 
@@ -352,9 +367,11 @@ class Deployer:
     def _roll_to(self, app: str, target: dict[str, Any]) -> dict[str, Any]:
         log.info("rolling %s back to v%s", app, target["version"])
         newest = self.api.releases(app, 1)
-        release = self._create_release(
-            app, newest[0] if newest else None, lambda: self.api.rollback(app, target["id"])
-        )
+
+        def roll() -> None:
+            self.api.rollback(app, target["id"])
+
+        release = self._create_release(app, newest[0] if newest else None, roll)
         if release is None:
             raise ExternalError(
                 f"Heroku API: the rollback of {app} to v{target['version']} created no release"

@@ -242,6 +242,9 @@ class HerokuLocal:
         entry = self._routers.pop(app.name, None)
         if entry is not None and self._servers is not None:
             self._servers.stop(entry[0])
+            # Its pooled connections to the app's (now stopped) dynos go with it, closed, not GC'd.
+            with contextlib.suppress(Exception):
+                self._servers.run(entry[1].aclose())
 
     def create_app(self, name: str, stack: str = "container", boot_timeout: float | None = None) -> App:
         assert self.platform is not None

@@ -8,6 +8,7 @@ laptop, and FAIL when CI=true: in CI they must run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -15,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,19 +56,31 @@ def unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
-    try:
-        import docker
+    import docker
 
+    client = None
+    try:
         client = docker.from_env(timeout=600)
         client.ping()
+        problem = None
     except Exception as exc:
-        unavailable(f"no Docker engine ({type(exc).__name__})")
-    if shutil.which("docker-registry") is None:
-        unavailable("no docker-registry binary")
-    try:
-        client.images.get(BASE_IMAGE)
-    except Exception:
-        unavailable(f"no {BASE_IMAGE} image")
+        problem = f"no Docker engine ({type(exc).__name__})"
+    if problem is None and shutil.which("docker-registry") is None:
+        problem = "no docker-registry binary"
+    if problem is None:
+        try:
+            client.images.get(BASE_IMAGE)
+        except Exception:
+            problem = f"no {BASE_IMAGE} image"
+    if problem is not None:
+        if client is not None:
+            client.close()
+        # docker-py leaves the socket of a failed connect for the GC; collect it here, quietly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            client = None
+            gc.collect()
+        unavailable(problem)
     yield client
     client.close()
 
@@ -75,9 +89,11 @@ def docker_client() -> Iterator[Any]:
 def images(docker_client: Any) -> Iterator[dict[str, str]]:
     """Tiny stand-in serving images, one per behaviour (about 1 s each on a warm build cache)."""
     built = {}
+    session = secrets.token_hex(4)
     ours = json.loads((ROOT / "models" / "model.json").read_text())["sha256"]
     for name, (mode, version) in IMAGES.items():
-        tag = f"deploytest/{name}:e2e"
+        # Per-session tags: the engine is shared, and another run of these tests must not swap images.
+        tag = f"deploytest/{name}:e2e-{session}"
         docker_client.images.build(
             path=str(STANDIN),
             tag=tag,
