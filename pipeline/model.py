@@ -79,32 +79,60 @@ def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path
     return full
 
 
-def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
-    """Check the artifact against its recorded hash without loading it."""
+def _recorded(meta_path: Path) -> dict[str, Any]:
     meta = read_json(meta_path, "model metadata")
     if not isinstance(meta, dict) or "sha256" not in meta:
         raise ModelError(f"{meta_path}: no sha256 recorded; retrain with `dvc repro train`")
-    if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file not found; run `dvc repro train` or `dvc pull`")
-    actual = sha256_of(model_path)
+    return meta
+
+
+def _check(actual: str, meta: dict[str, Any], model_path: Path, meta_path: Path) -> None:
     if actual != meta["sha256"]:
         raise ModelError(
             f"{model_path}: sha256 {actual[:12]} does not match {meta['sha256'][:12]} recorded in "
             f"{meta_path.name}; the file was altered or is from another run, restore it with `dvc checkout`"
         )
+
+
+def _missing(model_path: Path) -> ModelError:
+    return ModelError(f"{model_path}: model file not found; run `dvc repro train` or `dvc pull`")
+
+
+def _unloadable(model_path: Path, exc: Exception) -> ModelError:
+    return ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it")
+
+
+def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
+    """Check the artifact against its recorded hash without loading it."""
+    meta = _recorded(meta_path)
+    if not model_path.is_file():
+        raise _missing(model_path)
+    _check(sha256_of(model_path), meta, model_path, meta_path)
     return meta
 
 
 def load(model_path: Path, meta_path: Path) -> LoadedModel:
+    """Verify, then load. The file is read once: the bytes that were hashed are the bytes loaded,
+    so a file swapped between the check and the load cannot slip through."""
     import skops.io as sio
 
-    meta = verify(model_path, meta_path)
-    untrusted = sio.get_untrusted_types(file=model_path)
+    meta = _recorded(meta_path)
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise _missing(model_path) from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
+    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises a range of errors for a corrupt archive
+        raise _unloadable(model_path, exc) from None
     refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
     if refused:
         raise ModelError(f"{model_path}: refuses to load types outside scikit-learn/numpy/scipy: {refused[:3]}")
     try:
-        estimator = sio.load(model_path, trusted=untrusted)
-    except Exception as exc:  # skops raises a range of errors for a corrupt archive
-        raise ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it") from None
+        estimator = sio.loads(data, trusted=untrusted)
+    except Exception as exc:
+        raise _unloadable(model_path, exc) from None
     return LoadedModel(estimator=estimator, meta=meta)
