@@ -81,6 +81,10 @@ def test_two_workers_share_the_port_and_metrics(start_container: Callable[..., A
     assert sum(float(line.rsplit(" ", 1)[1]) for line in served) == 20
     seconds, code = _stop(container)
     assert seconds < 30 and code in (0, 143)
+    # Loaded once, before the workers were forked; not once per worker.
+    messages = [json.loads(line)["msg"] for line in container.logs().decode().splitlines() if line.startswith("{")]
+    assert sum(m.startswith("model ready") for m in messages) == 1, messages
+    assert sum(m.startswith("Booting worker") for m in messages) == 2, messages
 
 
 def test_tampered_model_is_refused_without_crash_loop(
