@@ -74,7 +74,12 @@ def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path
         _reproducible(tmp)
 
     atomic_write(model_path, write)
-    full = {**meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name}
+    full = {
+        **meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name,
+        # The types beyond skops' own defaults the file needs: `load` trusts exactly these (if they
+        # pass TRUSTED_PREFIXES) instead of parsing the archive once more to find them.
+        "skops_types": sorted(sio.get_untrusted_types(file=model_path)),
+    }
     write_json(meta_path, full)
     return full
 
@@ -115,6 +120,7 @@ def load(model_path: Path, meta_path: Path) -> LoadedModel:
     """Verify, then load. The file is read once: the bytes that were hashed are the bytes loaded,
     so a file swapped between the check and the load cannot slip through."""
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     meta = _recorded(meta_path)
     try:
@@ -124,15 +130,21 @@ def load(model_path: Path, meta_path: Path) -> LoadedModel:
     except OSError as exc:
         raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
     _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    types = meta.get("skops_types")
     try:
-        untrusted = sio.get_untrusted_types(data=data)
+        if not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+            types = sio.get_untrusted_types(data=data)  # metadata written before the list was recorded
     except Exception as exc:  # skops raises a range of errors for a corrupt archive
         raise _unloadable(model_path, exc) from None
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
     if refused:
         raise ModelError(f"{model_path}: refuses to load types outside scikit-learn/numpy/scipy: {refused[:3]}")
     try:
-        estimator = sio.loads(data, trusted=untrusted)
+        # skops refuses, while it loads, any type outside its defaults and this list.
+        estimator = sio.loads(data, trusted=types)
+    except UntrustedTypesFoundException as exc:
+        found = str(exc).splitlines()[0]
+        raise ModelError(f"{model_path}: {found} ({meta_path.name} does not list them); retrain it") from None
     except Exception as exc:
         raise _unloadable(model_path, exc) from None
     return LoadedModel(estimator=estimator, meta=meta)
