@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pipeline.container import image
+from tests.e2e.serve.conftest import REPOSITORY
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def test_image_facts(docker_client: Any, serving_image: image.BuiltImage) -> Non
     assert attrs["Config"]["User"] not in ("", "0", "root")
     assert attrs["Config"]["Cmd"] == ["python", "-m", "pipeline", "serve"]
     assert attrs["Config"]["Labels"][image.MODEL_LABEL] == serving_image.model_sha256
-    assert f"serve-e2e:model-{serving_image.model_sha256[:12]}" in serving_image.tags
+    assert f"{REPOSITORY}:model-{serving_image.model_sha256[:12]}" in serving_image.tags
     probe = ("import importlib.util as u, shutil; "
              "print([m for m in ('dvc', 'great_expectations', 'matplotlib', 'pip', 'docker') if u.find_spec(m)], "
              "[c for c in ('gcc', 'cc', 'make') if shutil.which(c)])")
