@@ -116,17 +116,21 @@ def first_prediction(url: str, container: Any, timeout: float = 120.0) -> float:
 def cold_starts(client: Any, cases: dict[str, tuple[str, dict[str, str]]], runs: int,
                 prefix: str) -> dict[str, list[dict[str, float]]]:
     """Per case, per run: `total_s` from `docker run` to the first 200 from /predict, of which
-    `engine_s` passed before the engine had created and started the container. The runs go round
-    the cases in turn, so a burst of load from other jobs hits every image alike."""
+    `engine_s` passed before the engine had created and started the container, and `cpu_s`, the
+    CPU time the container's processes had used by then (from its cgroup), which load from other
+    jobs on a shared machine disturbs far less than the wall time. The runs go round the cases in
+    turn, so a burst of such load hits every image alike."""
     times: dict[str, list[dict[str, float]]] = {label: [] for label in cases}
     for i in range(runs):
         for label, (image_id, env) in cases.items():
             t0 = time.monotonic()
-            container, url = start(client, image_id, f"{prefix}-cold-{label}-{i}", env)
+            container, url = start(client, image_id, f"{prefix}-cold-{re.sub(r'[^a-z0-9.-]', '-', label)}-{i}", env)
             engine = time.monotonic() - t0
             try:
                 first_prediction(url, container)
-                times[label].append({"total_s": round(time.monotonic() - t0, 3), "engine_s": round(engine, 3)})
+                total = time.monotonic() - t0
+                cpu = container.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+                times[label].append({"total_s": round(total, 3), "engine_s": round(engine, 3), "cpu_s": round(cpu, 3)})
             finally:
                 container.remove(force=True)
     return times
@@ -247,6 +251,8 @@ def main() -> int:
                         help="WEB_CONCURRENCY for ours in the speed runs (default 1, the 1-CPU optimum)")
     parser.add_argument("--cold-runs", type=int, default=7, help="cold starts per image (default 7)")
     parser.add_argument("--prefix", default="serve-bench", help="name prefix of the images and containers")
+    parser.add_argument("--also", action="append", default=[], metavar="IMAGE",
+                        help="another image of the app to include in the cold starts (e.g. one built from main)")
     parser.add_argument("--full-base", default=FULL_STAND_IN,
                         help=f"name of the python:3.11 stand-in, built if missing (default {FULL_STAND_IN})")
     args = parser.parse_args()
@@ -264,6 +270,9 @@ def main() -> int:
     print("cold starts, interleaved...", file=sys.stderr)
     cases = {"naive": (images["naive"]["id"], {}), "naive-slim": (images["naive-slim"]["id"], {}),
              "ours": (images["ours"]["id"], ours_env), "ours-2": (images["ours"]["id"], {"WEB_CONCURRENCY": "2"})}
+    for ref in args.also:
+        cases[ref] = (client.images.get(ref).id, ours_env)
+        cases[f"{ref}, WEB_CONCURRENCY=2"] = (client.images.get(ref).id, {"WEB_CONCURRENCY": "2"})
     results["cold_start"] = cold_starts(client, cases, 2 if args.quick else args.cold_runs, args.prefix)
     with tempfile.TemporaryDirectory() as tmp:
         for label, env in (("naive", {}), ("ours", ours_env)):
@@ -301,12 +310,20 @@ def report(r: dict[str, Any]) -> str:
     cold = {k: [run["total_s"] for run in v] for k, v in r["cold_start"].items()}
     engine = [run["engine_s"] for v in r["cold_start"].values() for run in v]
     med = {k: statistics.median(v) for k, v in cold.items()}
+    cpu = {k: statistics.median(run["cpu_s"] for run in v) for k, v in r["cold_start"].items()}
     rows.append(f"| cold start, median of {len(cold['ours'])} (s) | {med['naive']:.2f} | {med['ours']:.2f} | "
                 f"{ratio(med['ours'], med['naive'])} |")
-    rows.append(f"| cold start, WEB_CONCURRENCY=2 (s) | | {med['ours-2']:.2f} | {ratio(med['ours-2'], med['naive'])} |")
-    rows.append(f"| cold start of the naive app on our slim base (s) | {med['naive-slim']:.2f} | | |")
+    rows.append(f"| cold start, CPU seconds used until then (median) | {cpu['naive']:.2f} | {cpu['ours']:.2f} | "
+                f"{ratio(cpu['ours'], cpu['naive'])} |")
+    rows.append(f"| cold start, WEB_CONCURRENCY=2: s, CPU s | | {med['ours-2']:.2f}, {cpu['ours-2']:.2f} | "
+                f"{ratio(med['ours-2'], med['naive'])} |")
+    rows.append(f"| cold start of the naive app on our slim base: s, CPU s | {med['naive-slim']:.2f}, "
+                f"{cpu['naive-slim']:.2f} | | |")
     rows.append(f"| of which `docker run` until the container started, median over all (s) | "
                 f"{statistics.median(engine):.2f} | | |")
+    for label in [k for k in cold if k not in ("naive", "naive-slim", "ours", "ours-2")]:
+        rows.append(f"| cold start of `{label}`: s, CPU s | | {med[label]:.2f}, {cpu[label]:.2f} | "
+                    f"{ratio(med[label], med['naive'])} |")
     size = {k: v["size_mb"] for k, v in r["images"].items()}
     rows.append(f"| image size (MB) | {size['naive']:.0f} | {size['ours']:.0f} | "
                 f"{ratio(size['ours'], size['naive'])} |")
