@@ -19,10 +19,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python3 -m venv /opt/venv
 COPY requirements/serve.txt /tmp/serve.txt
 # Wheels only (no compiler in any stage); every file checked against its hash in the lock.
-# Test suites shipped inside wheels are dead weight at run time.
+# Dead weight at run time, removed in the same layer: pip and setuptools, the test suites shipped
+# inside wheels, type stubs, and the Cython/C sources and headers only a build would read.
+# The bytecode pip compiled stays: without it every start would recompile SciPy and scikit-learn.
 RUN /opt/venv/bin/pip install --no-deps --only-binary=:all: --require-hashes -r /tmp/serve.txt \
  && /opt/venv/bin/pip uninstall -y setuptools pip \
- && find /opt/venv/lib -depth -type d -name tests -prune -exec rm -rf {} +
+ && find /opt/venv/lib -depth -type d -name tests -prune -exec rm -rf {} + \
+ && find /opt/venv/lib -type f \( -name '*.pyi' -o -name '*.pxd' -o -name '*.pyx' -o -name '*.pxi' \
+      -o -name '*.c' -o -name '*.cpp' -o -name '*.h' \) -delete
 
 
 # --- runtime: the base image, the venv, the app and its model; no build tools, no root

@@ -74,37 +74,77 @@ def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path
         _reproducible(tmp)
 
     atomic_write(model_path, write)
-    full = {**meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name}
+    full = {
+        **meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name,
+        # The types beyond skops' own defaults the file needs: `load` trusts exactly these (if they
+        # pass TRUSTED_PREFIXES) instead of parsing the archive once more to find them.
+        "skops_types": sorted(sio.get_untrusted_types(file=model_path)),
+    }
     write_json(meta_path, full)
     return full
 
 
-def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
-    """Check the artifact against its recorded hash without loading it."""
+def _recorded(meta_path: Path) -> dict[str, Any]:
     meta = read_json(meta_path, "model metadata")
     if not isinstance(meta, dict) or "sha256" not in meta:
         raise ModelError(f"{meta_path}: no sha256 recorded; retrain with `dvc repro train`")
-    if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file not found; run `dvc repro train` or `dvc pull`")
-    actual = sha256_of(model_path)
+    return meta
+
+
+def _check(actual: str, meta: dict[str, Any], model_path: Path, meta_path: Path) -> None:
     if actual != meta["sha256"]:
         raise ModelError(
             f"{model_path}: sha256 {actual[:12]} does not match {meta['sha256'][:12]} recorded in "
             f"{meta_path.name}; the file was altered or is from another run, restore it with `dvc checkout`"
         )
+
+
+def _missing(model_path: Path) -> ModelError:
+    return ModelError(f"{model_path}: model file not found; run `dvc repro train` or `dvc pull`")
+
+
+def _unloadable(model_path: Path, exc: Exception) -> ModelError:
+    return ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it")
+
+
+def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
+    """Check the artifact against its recorded hash without loading it."""
+    meta = _recorded(meta_path)
+    if not model_path.is_file():
+        raise _missing(model_path)
+    _check(sha256_of(model_path), meta, model_path, meta_path)
     return meta
 
 
 def load(model_path: Path, meta_path: Path) -> LoadedModel:
+    """Verify, then load. The file is read once: the bytes that were hashed are the bytes loaded,
+    so a file swapped between the check and the load cannot slip through."""
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
-    meta = verify(model_path, meta_path)
-    untrusted = sio.get_untrusted_types(file=model_path)
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    meta = _recorded(meta_path)
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise _missing(model_path) from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
+    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    types = meta.get("skops_types")
+    try:
+        if not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+            types = sio.get_untrusted_types(data=data)  # metadata written before the list was recorded
+    except Exception as exc:  # skops raises a range of errors for a corrupt archive
+        raise _unloadable(model_path, exc) from None
+    refused = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
     if refused:
         raise ModelError(f"{model_path}: refuses to load types outside scikit-learn/numpy/scipy: {refused[:3]}")
     try:
-        estimator = sio.load(model_path, trusted=untrusted)
-    except Exception as exc:  # skops raises a range of errors for a corrupt archive
-        raise ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it") from None
+        # skops refuses, while it loads, any type outside its defaults and this list.
+        estimator = sio.loads(data, trusted=types)
+    except UntrustedTypesFoundException as exc:
+        found = str(exc).splitlines()[0]
+        raise ModelError(f"{model_path}: {found} ({meta_path.name} does not list them); retrain it") from None
+    except Exception as exc:
+        raise _unloadable(model_path, exc) from None
     return LoadedModel(estimator=estimator, meta=meta)

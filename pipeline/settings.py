@@ -58,10 +58,6 @@ class Settings(BaseSettings):
         paths = {name: root / value for name, value in self if isinstance(value, Path) and not value.is_absolute()}
         return self.model_copy(update=paths)
 
-    def path_env(self) -> dict[str, str]:
-        """Path settings as environment variables, so worker processes read exactly these."""
-        return {name.upper(): str(value) for name, value in self if isinstance(value, Path)}
-
 
 def _describe(err: Mapping[str, Any]) -> str:
     name = str(err["loc"][0]).upper() if err["loc"] else "?"

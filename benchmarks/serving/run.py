@@ -1,12 +1,18 @@
 """Serving benchmark: our image vs a naive tutorial image, side by side in one run, same model,
 same limits (--cpus 1 --memory 512m, a Heroku standard-1x), on loopback only.
 
-    .venv/bin/python benchmarks/serving/run.py            # ~6 minutes; needs wrk (apt-get install wrk)
+    .venv/bin/python benchmarks/serving/run.py            # ~8 minutes; needs wrk (apt-get install wrk)
     .venv/bin/python benchmarks/serving/run.py --quick    # shorter runs, for trying the script
 
-Measures, for each image: throughput and p50/p99 latency (wrk) for 1-record and 100-record
-requests, cold start (docker run -> first 200 from /predict), image size with its layers, and
-idle/peak memory under load. Then a 60 s saturation run against ours: errors and memory over time.
+Images: ours (the project Dockerfile on python:3.11-slim), the naive baseline on the tutorial's
+python:3.11, and the same naive app on our slim base (to separate what the base adds from what
+the recipe adds). Without Docker Hub the bases are Debian-built stand-ins: local/python-base:3.11
+(scripts/ci/docker-engine.sh) and local/python-full:3.11 (benchmarks/serving/full-base.sh).
+
+Measures: cold start (docker run -> first 200 from /predict, runs of all images interleaved so that
+load from other jobs hits them alike), throughput and p50/p99 latency (wrk) for 1-record and
+100-record requests, image size with its layers, idle/peak memory under load, ours with
+WEB_CONCURRENCY=2, and a 60 s saturation run against ours: errors and memory over time.
 Writes benchmarks/serving/results.json and prints Markdown tables for benchmarks/README-serving.md.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -35,7 +42,8 @@ from pipeline import model as model_io  # noqa: E402
 from pipeline.container import image  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-STAND_IN = "local/python-base:3.11-ca"
+SLIM_STAND_IN = "local/python-base:3.11-ca"
+FULL_STAND_IN = "local/python-full:3.11"
 LIMITS = {"nano_cpus": 1_000_000_000, "mem_limit": "512m"}
 RECORD = {"island": "Biscoe", "bill_length_mm": 46.1, "bill_depth_mm": 13.2, "flipper_length_mm": 211.0,
           "body_mass_g": 4500.0, "sex": "female"}
@@ -47,15 +55,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_images(client: Any) -> dict[str, Any]:
-    args: dict[str, str] = {}
-    network = None
-    if client.images.list(name=STAND_IN):
-        args, network = {"PYTHON_IMAGE": STAND_IN}, "host"
+def bases(client: Any, full_stand_in: str) -> tuple[str, str, str | None]:
+    """(slim base, full base, build network): the Docker Hub images, or the Debian-built stand-ins
+    (with the host CA, built with --network host) on machines without Docker Hub."""
+    if not client.images.list(name=SLIM_STAND_IN):
+        return "python:3.11-slim", "python:3.11", None
+    if not client.images.list(name=f"{full_stand_in}-ca"):
+        print(f"building {full_stand_in} (benchmarks/serving/full-base.sh)...", file=sys.stderr)
+        subprocess.run(["bash", str(HERE / "full-base.sh")], check=True,
+                       env={**os.environ, "FULL_IMAGE": full_stand_in})
+    return SLIM_STAND_IN, f"{full_stand_in}-ca", "host"
+
+
+def build_images(client: Any, prefix: str, full_stand_in: str) -> dict[str, Any]:
+    slim, full, network = bases(client, full_stand_in)
     print("building ours (the project Dockerfile)...", file=sys.stderr)
-    ours = image.build(client, image.BuildSpec(context=ROOT, repository="serve-bench", git_commit="bench",
-                                               build_args=args, network_mode=network))
-    print("building the naive baseline...", file=sys.stderr)
+    ours = image.build(client, image.BuildSpec(context=ROOT, repository=prefix, git_commit="bench",
+                                               build_args={"PYTHON_IMAGE": slim}, network_mode=network))
+    images = {"ours": {"id": ours.id, "size": ours.size, "layers": ours.layers, "base": slim}}
     loaded = model_io.load(ROOT / "models" / "model.skops", ROOT / "models" / "model.json")
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Path(tmp)
@@ -64,13 +81,13 @@ def build_images(client: Any) -> dict[str, Any]:
         import joblib
 
         joblib.dump(loaded.estimator, ctx / "model.joblib")  # the same fitted estimator
-        naive, _ = client.images.build(path=str(ctx), tag="serve-bench:naive", buildargs=args,
-                                       network_mode=network, rm=True, forcerm=True)
-    return {
-        "ours": {"id": ours.id, "size": ours.size, "layers": ours.layers, "port_env": "PORT", "env": {}},
-        "naive": {"id": naive.id, "size": int(naive.attrs["Size"]), "layers": image.layer_sizes(client, naive.id),
-                  "port_env": "PORT", "env": {}},
-    }
+        for label, base in (("naive", full), ("naive-slim", slim)):
+            print(f"building {label} on {base}...", file=sys.stderr)
+            built, _ = client.images.build(path=str(ctx), tag=f"{prefix}:{label}", buildargs={"PYTHON_IMAGE": base},
+                                           network_mode=network, rm=True, forcerm=True)
+            images[label] = {"id": built.id, "size": int(built.attrs["Size"]),
+                             "layers": image.layer_sizes(client, built.id), "base": base}
+    return images
 
 
 def start(client: Any, image_id: str, name: str, env: dict[str, str]) -> tuple[Any, str]:
@@ -81,6 +98,7 @@ def start(client: Any, image_id: str, name: str, env: dict[str, str]) -> tuple[A
 
 
 def first_prediction(url: str, container: Any, timeout: float = 120.0) -> float:
+    """Seconds until POST /predict answers 200, polled every 10 ms (the same for every image)."""
     body = json.dumps(RECORD)
     start = time.monotonic()
     with requests.Session() as s:
@@ -91,20 +109,30 @@ def first_prediction(url: str, container: Any, timeout: float = 120.0) -> float:
                     return time.monotonic() - start
             except requests.RequestException:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.01)
     raise RuntimeError(f"{container.name}: no successful /predict after {timeout}s")
 
 
-def cold_start(client: Any, image_id: str, label: str, env: dict[str, str], runs: int) -> list[float]:
-    times = []
+def cold_starts(client: Any, cases: dict[str, tuple[str, dict[str, str]]], runs: int,
+                prefix: str) -> dict[str, list[dict[str, float]]]:
+    """Per case, per run: `total_s` from `docker run` to the first 200 from /predict, of which
+    `engine_s` passed before the engine had created and started the container, and `cpu_s`, the
+    CPU time the container's processes had used by then (from its cgroup), which load from other
+    jobs on a shared machine disturbs far less than the wall time. The runs go round the cases in
+    turn, so a burst of such load hits every image alike."""
+    times: dict[str, list[dict[str, float]]] = {label: [] for label in cases}
     for i in range(runs):
-        t0 = time.monotonic()
-        container, url = start(client, image_id, f"serve-bench-cold-{label}-{i}", env)
-        try:
-            first_prediction(url, container)
-            times.append(time.monotonic() - t0)
-        finally:
-            container.remove(force=True)
+        for label, (image_id, env) in cases.items():
+            t0 = time.monotonic()
+            container, url = start(client, image_id, f"{prefix}-cold-{re.sub(r'[^a-z0-9.-]', '-', label)}-{i}", env)
+            engine = time.monotonic() - t0
+            try:
+                first_prediction(url, container)
+                total = time.monotonic() - t0
+                cpu = container.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+                times[label].append({"total_s": round(total, 3), "engine_s": round(engine, 3), "cpu_s": round(cpu, 3)})
+            finally:
+                container.remove(force=True)
     return times
 
 
@@ -119,7 +147,8 @@ def memory_mb(container: Any) -> float:
 class MemorySampler(threading.Thread):
     def __init__(self, container: Any, every: float = 1.0) -> None:
         super().__init__(daemon=True)
-        self.container, self.every, self.samples = container, every, []
+        self.container, self.every = container, every
+        self.samples: list[tuple[float, float]] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -162,10 +191,10 @@ def wrk(url: str, body: str, seconds: int, connections: int, tmp: Path) -> dict[
     }
 
 
-def measure(client: Any, label: str, info: dict[str, Any], env: dict[str, str], quick: bool, tmp: Path) -> dict:
-    print(f"{label}: cold start...", file=sys.stderr)
-    result: dict[str, Any] = {"cold_start_s": cold_start(client, info["id"], label, env, 2 if quick else 3)}
-    container, url = start(client, info["id"], f"serve-bench-{label}", env)
+def measure(client: Any, label: str, info: dict[str, Any], env: dict[str, str], quick: bool, tmp: Path,
+            prefix: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    container, url = start(client, info["id"], f"{prefix}-{label}", env)
     try:
         first_prediction(url, container)
         time.sleep(2)
@@ -183,9 +212,9 @@ def measure(client: Any, label: str, info: dict[str, Any], env: dict[str, str], 
     return result
 
 
-def two_workers(client: Any, info: dict[str, Any], seconds: int, tmp: Path) -> dict[str, Any]:
+def two_workers(client: Any, info: dict[str, Any], seconds: int, tmp: Path, prefix: str) -> dict[str, Any]:
     """Idle and peak memory of ours with two worker processes (a 512 MB dyno's usual setting)."""
-    container, url = start(client, info["id"], "serve-bench-two", {"WEB_CONCURRENCY": "2"})
+    container, url = start(client, info["id"], f"{prefix}-two", {"WEB_CONCURRENCY": "2"})
     try:
         first_prediction(url, container)
         time.sleep(2)
@@ -199,8 +228,9 @@ def two_workers(client: Any, info: dict[str, Any], seconds: int, tmp: Path) -> d
     return {**run, "idle_mb": idle, "peak_mb": max(mb for _, mb in samples)}
 
 
-def soak(client: Any, info: dict[str, Any], env: dict[str, str], seconds: int, tmp: Path) -> dict[str, Any]:
-    container, url = start(client, info["id"], "serve-bench-soak", env)
+def soak(client: Any, info: dict[str, Any], env: dict[str, str], seconds: int, tmp: Path,
+         prefix: str) -> dict[str, Any]:
+    container, url = start(client, info["id"], f"{prefix}-soak", env)
     try:
         first_prediction(url, container)
         sampler = MemorySampler(container, every=2.0)
@@ -219,24 +249,40 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs to try the script")
     parser.add_argument("--workers", type=int, default=1,
                         help="WEB_CONCURRENCY for ours in the speed runs (default 1, the 1-CPU optimum)")
+    parser.add_argument("--cold-runs", type=int, default=7, help="cold starts per image (default 7)")
+    parser.add_argument("--prefix", default="serve-bench", help="name prefix of the images and containers")
+    parser.add_argument("--also", action="append", default=[], metavar="IMAGE",
+                        help="another image of the app to include in the cold starts (e.g. one built from main)")
+    parser.add_argument("--full-base", default=FULL_STAND_IN,
+                        help=f"name of the python:3.11 stand-in, built if missing (default {FULL_STAND_IN})")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("error: wrk not found; install it with `apt-get install wrk`", file=sys.stderr)
         return 2
     client = image.connect(timeout=900)
-    images = build_images(client)
+    images = build_images(client, args.prefix, args.full_base)
     ours_env = {"WEB_CONCURRENCY": str(args.workers)}
-    results: dict[str, Any] = {"limits": "--cpus 1 --memory 512m", "ours_web_concurrency": args.workers,
-                               "images": {k: {"size_mb": round(v["size"] / 1e6, 1),
-                                              "layers": [(c, round(s / 1e6, 1)) for c, s in v["layers"]]}
-                                          for k, v in images.items()}}
+    results: dict[str, Any] = {
+        "limits": "--cpus 1 --memory 512m", "ours_web_concurrency": args.workers,
+        "images": {k: {"size_mb": round(v["size"] / 1e6, 1), "base": v["base"],
+                       "layers": [(c, round(s / 1e6, 1)) for c, s in v["layers"]]} for k, v in images.items()},
+    }
+    print("cold starts, interleaved...", file=sys.stderr)
+    cases = {"naive": (images["naive"]["id"], {}), "naive-slim": (images["naive-slim"]["id"], {}),
+             "ours": (images["ours"]["id"], ours_env), "ours-2": (images["ours"]["id"], {"WEB_CONCURRENCY": "2"})}
+    for ref in args.also:
+        cases[ref] = (client.images.get(ref).id, ours_env)
+        cases[f"{ref}, WEB_CONCURRENCY=2"] = (client.images.get(ref).id, {"WEB_CONCURRENCY": "2"})
+    results["cold_start"] = cold_starts(client, cases, 2 if args.quick else args.cold_runs, args.prefix)
     with tempfile.TemporaryDirectory() as tmp:
-        results["naive"] = measure(client, "naive", images["naive"], {}, args.quick, Path(tmp))
-        results["ours"] = measure(client, "ours", images["ours"], ours_env, args.quick, Path(tmp))
+        for label, env in (("naive", {}), ("ours", ours_env)):
+            print(f"{label}: speed and memory...", file=sys.stderr)
+            results[label] = measure(client, label, images[label], env, args.quick, Path(tmp), args.prefix)
         print("ours: memory with WEB_CONCURRENCY=2...", file=sys.stderr)
-        results["ours_two_workers"] = two_workers(client, images["ours"], 10 if args.quick else 20, Path(tmp))
+        results["ours_two_workers"] = two_workers(client, images["ours"], 10 if args.quick else 20, Path(tmp),
+                                                  args.prefix)
         print("ours: 60 s saturation run...", file=sys.stderr)
-        results["soak"] = soak(client, images["ours"], ours_env, 15 if args.quick else 60, Path(tmp))
+        results["soak"] = soak(client, images["ours"], ours_env, 15 if args.quick else 60, Path(tmp), args.prefix)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))
     return 0
@@ -249,7 +295,7 @@ def report(r: dict[str, Any]) -> str:
         return f"{a / b:.2f}x" if b else "-"
 
     rows = [
-        "| metric | naive (Flask dev server) | ours | ours / naive |",
+        "| metric | naive (Flask dev server, python:3.11) | ours | ours / naive |",
         "|---|---:|---:|---:|",
     ]
     for key, label in (("one", "1 record"), ("batch100", "100 records")):
@@ -261,10 +307,28 @@ def report(r: dict[str, Any]) -> str:
             rows.append(f"| {label}: {p} latency (ms) | {n[key][p + '_ms']:.1f} | {o[key][p + '_ms']:.1f} | "
                         f"{ratio(o[key][p + '_ms'], n[key][p + '_ms'])} |")
         rows.append(f"| {label}: errors | {n[key]['errors']} | {o[key]['errors']} | |")
-    cn, co = statistics.median(n["cold_start_s"]), statistics.median(o["cold_start_s"])
-    rows.append(f"| cold start, median (s) | {cn:.2f} | {co:.2f} | {ratio(co, cn)} |")
-    sn, so = r["images"]["naive"]["size_mb"], r["images"]["ours"]["size_mb"]
-    rows.append(f"| image size (MB) | {sn:.0f} | {so:.0f} | {ratio(so, sn)} |")
+    cold = {k: [run["total_s"] for run in v] for k, v in r["cold_start"].items()}
+    engine = [run["engine_s"] for v in r["cold_start"].values() for run in v]
+    med = {k: statistics.median(v) for k, v in cold.items()}
+    cpu = {k: statistics.median(run["cpu_s"] for run in v) for k, v in r["cold_start"].items()}
+    rows.append(f"| cold start, median of {len(cold['ours'])} (s) | {med['naive']:.2f} | {med['ours']:.2f} | "
+                f"{ratio(med['ours'], med['naive'])} |")
+    rows.append(f"| cold start, CPU seconds used until then (median) | {cpu['naive']:.2f} | {cpu['ours']:.2f} | "
+                f"{ratio(cpu['ours'], cpu['naive'])} |")
+    rows.append(f"| cold start, WEB_CONCURRENCY=2: s, CPU s | | {med['ours-2']:.2f}, {cpu['ours-2']:.2f} | "
+                f"{ratio(med['ours-2'], med['naive'])} |")
+    rows.append(f"| cold start of the naive app on our slim base: s, CPU s | {med['naive-slim']:.2f}, "
+                f"{cpu['naive-slim']:.2f} | | |")
+    rows.append(f"| of which `docker run` until the container started, median over all (s) | "
+                f"{statistics.median(engine):.2f} | | |")
+    for label in [k for k in cold if k not in ("naive", "naive-slim", "ours", "ours-2")]:
+        rows.append(f"| cold start of `{label}`: s, CPU s | | {med[label]:.2f}, {cpu[label]:.2f} | "
+                    f"{ratio(med[label], med['naive'])} |")
+    size = {k: v["size_mb"] for k, v in r["images"].items()}
+    rows.append(f"| image size (MB) | {size['naive']:.0f} | {size['ours']:.0f} | "
+                f"{ratio(size['ours'], size['naive'])} |")
+    rows.append(f"| image size, naive app on our slim base (MB) | {size['naive-slim']:.0f} | | "
+                f"{ratio(size['ours'], size['naive-slim'])} |")
     rows.append(f"| memory idle (MiB) | {n['idle_mb']:.0f} | {o['idle_mb']:.0f} | |")
     peak_n = max(n["one"]["peak_mb"], n["batch100"]["peak_mb"])
     peak_o = max(o["one"]["peak_mb"], o["batch100"]["peak_mb"])
@@ -276,10 +340,12 @@ def report(r: dict[str, Any]) -> str:
     rows += ["", f"Saturation run (ours, {s['seconds']} s, {s['connections']} connections, 1 record): "
              f"{s['requests']} requests, {s['rps']:.1f}/s, {s['errors']} errors, p99 {s['p99_ms']:.1f} ms; "
              f"memory after warm-up {s['memory_first_mb']} -> {s['memory_last_mb']} MiB (max {s['memory_max_mb']})."]
-    for name in ("naive", "ours"):
-        rows += ["", f"Layers of {name} ({r['images'][name]['size_mb']:.0f} MB):", "", "| MB | instruction |",
+    rows += ["", "Cold starts, every run (s): " + "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}"
+                                                          for k, v in cold.items()) + "."]
+    for name, info in r["images"].items():
+        rows += ["", f"Layers of {name} ({info['size_mb']:.0f} MB, base {info['base']}):", "", "| MB | instruction |",
                  "|---:|---|"]
-        rows += [f"| {mb:.1f} | `{cmd.replace('|', '/')}` |" for cmd, mb in r["images"][name]["layers"]]
+        rows += [f"| {mb:.1f} | `{cmd.replace('|', '/')}` |" for cmd, mb in info["layers"]]
     return "\n".join(rows)
 
 

@@ -1,6 +1,7 @@
-"""Entry point for uvicorn workers: settings from the environment, the verified model, the app.
+"""An ASGI app factory for other servers: settings from the environment, the verified model, the app.
 
-`uvicorn pipeline.serve.asgi:app_from_env --factory` (what `pipeline serve` runs in each worker).
+`uvicorn pipeline.serve.asgi:app_from_env --factory`, for running the app under another server;
+`pipeline serve` builds the app itself (pipeline/serve/server.py).
 """
 
 from __future__ import annotations

@@ -31,18 +31,22 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """A logging.dictConfig for the app and uvicorn alike (uvicorn applies it in every worker)."""
+    """A logging.dictConfig for the app, uvicorn and gunicorn alike (each applies it again in its
+    processes; gunicorn lays it over its own defaults, so every key it has is set here)."""
     upper = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
         "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+        "root": {"handlers": ["stdout"], "level": "WARNING"},
         "loggers": {
             "pipeline": {"handlers": ["stdout"], "level": upper, "propagate": False},
             "uvicorn": {"handlers": ["stdout"], "level": upper, "propagate": False},
             "uvicorn.error": {"level": upper},
-            # Our middleware writes one access line per request, with its id; uvicorn's would duplicate it.
+            "gunicorn.error": {"handlers": ["stdout"], "level": upper, "propagate": False},
+            # Our middleware writes one access line per request, with its id; theirs would duplicate it.
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
     }

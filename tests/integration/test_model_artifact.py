@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,35 @@ def test_missing_hash_in_metadata_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m.skops").write_bytes(b"")
     with pytest.raises(ModelError, match="no sha256 recorded"):
         model.verify(tmp_path / "m.skops", tmp_path / "m.json")
+
+
+def _edit_meta(path: Path, **changes: object) -> None:
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del meta[key]
+    path.write_text(json.dumps(meta))
+
+
+def test_types_recorded_at_save_are_the_only_extra_ones_trusted_at_load(tmp_path: Path) -> None:
+    saved = model.save(fit(), {"classes": ["a", "b", "c"]}, tmp_path / "m.skops", tmp_path / "m.json")
+    assert "sklearn.tree._tree.Tree" in saved["skops_types"]
+    _edit_meta(tmp_path / "m.json", skops_types=[])
+    with pytest.raises(ModelError, match=r"m\.skops: Untrusted types found .*m\.json does not list them"):
+        model.load(tmp_path / "m.skops", tmp_path / "m.json")
+    _edit_meta(tmp_path / "m.json", skops_types=[*saved["skops_types"], "os.system"])
+    with pytest.raises(ModelError, match=r"refuses to load types outside scikit-learn/numpy/scipy: \['os\.system'\]"):
+        model.load(tmp_path / "m.skops", tmp_path / "m.json")
+
+
+def test_metadata_without_the_type_list_still_loads(tmp_path: Path) -> None:
+    model.save(fit(), {"classes": ["a", "b", "c"]}, tmp_path / "m.skops", tmp_path / "m.json")
+    _edit_meta(tmp_path / "m.json", skops_types=None)
+    assert model.load(tmp_path / "m.skops", tmp_path / "m.json").estimator.n_estimators == 5
+
+
+def test_missing_model_file_is_refused_on_load(tmp_path: Path) -> None:
+    model.save(fit(), {"classes": ["a"]}, tmp_path / "m.skops", tmp_path / "m.json")
+    (tmp_path / "m.skops").unlink()
+    with pytest.raises(ModelError, match=r"m\.skops: model file not found"):
+        model.load(tmp_path / "m.skops", tmp_path / "m.json")

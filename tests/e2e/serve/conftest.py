@@ -22,6 +22,8 @@ from pipeline.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[3]
 STAND_IN = "local/python-base:3.11-ca"
+# Image repository and container name prefix; jobs sharing one engine each set their own.
+REPOSITORY = os.environ.get("SERVE_E2E_REPOSITORY", "serve-e2e")
 # What the Dockerfile copies, besides the model and metrics the pipeline produces.
 SOURCES = ["Dockerfile", ".dockerignore", "requirements/serve.txt", "pipeline", "gx", "params.yaml", "dvc.yaml",
            "dvc.lock"]
@@ -79,7 +81,7 @@ def serving_image(docker_client: Any, build_context: Path) -> image.BuiltImage:
     network = None
     if docker_client.images.list(name=STAND_IN):
         args, network = {"PYTHON_IMAGE": STAND_IN}, "host"
-    spec = image.BuildSpec(context=build_context, repository="serve-e2e", git_commit="e2e0123456789abcdef",
+    spec = image.BuildSpec(context=build_context, repository=REPOSITORY, git_commit="e2e0123456789abcdef",
                            build_args=args, network_mode=network)
     return image.build(docker_client, spec)
 
@@ -99,7 +101,7 @@ def start_container(docker_client: Any, serving_image: image.BuiltImage) -> Iter
               volumes: dict[str, dict[str, str]] | None = None, wait: bool = True) -> tuple[Any, str]:
         port = free_port()
         container = docker_client.containers.run(
-            serving_image.id, name=f"serve-e2e-{port}", detach=True, user=user,
+            serving_image.id, name=f"{REPOSITORY}-{port}", detach=True, user=user,
             environment={"PORT": str(port), **(environment or {})},
             ports={f"{port}/tcp": ("127.0.0.1", port)}, volumes=volumes or {},
         )

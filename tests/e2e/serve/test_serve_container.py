@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pipeline.container import image
+from tests.e2e.serve.conftest import REPOSITORY
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def test_image_facts(docker_client: Any, serving_image: image.BuiltImage) -> Non
     assert attrs["Config"]["User"] not in ("", "0", "root")
     assert attrs["Config"]["Cmd"] == ["python", "-m", "pipeline", "serve"]
     assert attrs["Config"]["Labels"][image.MODEL_LABEL] == serving_image.model_sha256
-    assert f"serve-e2e:model-{serving_image.model_sha256[:12]}" in serving_image.tags
+    assert f"{REPOSITORY}:model-{serving_image.model_sha256[:12]}" in serving_image.tags
     probe = ("import importlib.util as u, shutil; "
              "print([m for m in ('dvc', 'great_expectations', 'matplotlib', 'pip', 'docker') if u.find_spec(m)], "
              "[c for c in ('gcc', 'cc', 'make') if shutil.which(c)])")
@@ -81,6 +82,10 @@ def test_two_workers_share_the_port_and_metrics(start_container: Callable[..., A
     assert sum(float(line.rsplit(" ", 1)[1]) for line in served) == 20
     seconds, code = _stop(container)
     assert seconds < 30 and code in (0, 143)
+    # Loaded once, before the workers were forked; not once per worker.
+    messages = [json.loads(line)["msg"] for line in container.logs().decode().splitlines() if line.startswith("{")]
+    assert sum(m.startswith("model ready") for m in messages) == 1, messages
+    assert sum(m.startswith("Booting worker") for m in messages) == 2, messages
 
 
 def test_tampered_model_is_refused_without_crash_loop(
