@@ -56,8 +56,8 @@ def load_app(settings: Settings) -> Any:
 
     Where this runs matters on CPython 3.11: a loop that keeps calling across a boundary of the
     interpreter's 16 KiB frame-stack chunks maps and unmaps a chunk on every call (CPython issue
-    gh-142183, fixed from 3.13). Loading from inside the servers' hooks measured about 30,000 fewer
-    page faults and 0.3-0.4 s less CPU than loading at the top of `run` (benchmarks/README-serving.md).
+    gh-142183, fixed from 3.13). Loading from inside the servers' hooks measured half the page faults
+    and 0.5 s less CPU than loading at the top of `run` (benchmarks/README-serving.md).
     """
     gc.disable()
     try:
