@@ -116,9 +116,9 @@ def first_prediction(url: str, container: Any, timeout: float = 120.0) -> float:
 def cold_starts(client: Any, cases: dict[str, tuple[str, dict[str, str]]], runs: int,
                 prefix: str) -> dict[str, list[dict[str, float]]]:
     """Per case, per run: `total_s` from `docker run` to the first 200 from /predict, of which
-    `engine_s` passed before the engine had created and started the container, and `cpu_s`, the
-    CPU time the container's processes had used by then (from its cgroup), which load from other
-    jobs on a shared machine disturbs far less than the wall time. The runs go round the cases in
+    `engine_s` passed before the engine had created and started the container, and `cpu_s` and
+    `page_faults`, what the container's processes had used by then (from its cgroup); load from
+    other jobs on a shared machine disturbs those far less than the wall time. The runs go round the cases in
     turn, so a burst of such load hits every image alike."""
     times: dict[str, list[dict[str, float]]] = {label: [] for label in cases}
     for i in range(runs):
@@ -129,8 +129,11 @@ def cold_starts(client: Any, cases: dict[str, tuple[str, dict[str, str]]], runs:
             try:
                 first_prediction(url, container)
                 total = time.monotonic() - t0
-                cpu = container.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
-                times[label].append({"total_s": round(total, 3), "engine_s": round(engine, 3), "cpu_s": round(cpu, 3)})
+                stats = container.stats(stream=False, one_shot=True)
+                cpu = stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+                faults = stats["memory_stats"].get("stats", {}).get("pgfault", 0)
+                times[label].append({"total_s": round(total, 3), "engine_s": round(engine, 3), "cpu_s": round(cpu, 3),
+                                     "page_faults": faults})
             finally:
                 container.remove(force=True)
     return times
@@ -313,17 +316,20 @@ def report(r: dict[str, Any]) -> str:
     cpu = {k: statistics.median(run["cpu_s"] for run in v) for k, v in r["cold_start"].items()}
     rows.append(f"| cold start, median of {len(cold['ours'])} (s) | {med['naive']:.2f} | {med['ours']:.2f} | "
                 f"{ratio(med['ours'], med['naive'])} |")
+    faults = {k: statistics.median(run["page_faults"] for run in v) for k, v in r["cold_start"].items()}
     rows.append(f"| cold start, CPU seconds used until then (median) | {cpu['naive']:.2f} | {cpu['ours']:.2f} | "
                 f"{ratio(cpu['ours'], cpu['naive'])} |")
-    rows.append(f"| cold start, WEB_CONCURRENCY=2: s, CPU s | | {med['ours-2']:.2f}, {cpu['ours-2']:.2f} | "
+    rows.append(f"| cold start, page faults until then (median) | {faults['naive']:.0f} | {faults['ours']:.0f} | |")
+    rows.append(f"| cold start, WEB_CONCURRENCY=2: s, CPU s, page faults | | {med['ours-2']:.2f}, {cpu['ours-2']:.2f}, "
+                f"{faults['ours-2']:.0f} | "
                 f"{ratio(med['ours-2'], med['naive'])} |")
     rows.append(f"| cold start of the naive app on our slim base: s, CPU s | {med['naive-slim']:.2f}, "
                 f"{cpu['naive-slim']:.2f} | | |")
     rows.append(f"| of which `docker run` until the container started, median over all (s) | "
                 f"{statistics.median(engine):.2f} | | |")
     for label in [k for k in cold if k not in ("naive", "naive-slim", "ours", "ours-2")]:
-        rows.append(f"| cold start of `{label}`: s, CPU s | | {med[label]:.2f}, {cpu[label]:.2f} | "
-                    f"{ratio(med[label], med['naive'])} |")
+        rows.append(f"| cold start of `{label}`: s, CPU s, page faults | | {med[label]:.2f}, {cpu[label]:.2f}, "
+                    f"{faults[label]:.0f} | {ratio(med[label], med['naive'])} |")
     size = {k: v["size_mb"] for k, v in r["images"].items()}
     rows.append(f"| image size (MB) | {size['naive']:.0f} | {size['ours']:.0f} | "
                 f"{ratio(size['ours'], size['naive'])} |")

@@ -12,6 +12,7 @@ memory pages. A worker that dies is forked again just as fast.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging.config
 import os
@@ -33,10 +34,31 @@ def run(settings: Settings) -> None:
     if settings.web_concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its samples here; set before prometheus_client is imported.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
-    # Importing scikit-learn and SciPy and loading the model create a few hundred thousand objects
-    # that live as long as the process. Without the collector, startup takes about 0.2 s less CPU
-    # (measured in the image under --cpus 1); freezing them afterwards keeps every later collection
-    # from walking them again, and keeps forked workers from dirtying the pages they share.
+    log.info(
+        "serving on %s:%d with %d worker(s)", settings.host, settings.port, settings.web_concurrency,
+        extra={"fields": {"event": "start", "port": settings.port, "workers": settings.web_concurrency,
+                          "git_commit": settings.git_commit}},
+    )
+    if settings.web_concurrency == 1:
+        _serve_here(settings, config)
+    else:
+        _serve_forked(settings, config)
+
+
+def load_app(settings: Settings) -> Any:
+    """The app around the verified model; each server calls this once, from its own app-loading
+    hook (uvicorn's factory, gunicorn's preload), before it binds the port.
+
+    Importing scikit-learn and SciPy and loading the model create a few hundred thousand objects
+    that live as long as the process. The cyclic collector is off meanwhile (about 0.2 s less CPU
+    in the image under --cpus 1); `gc.freeze` then keeps later collections from walking them again
+    and forked workers from dirtying the pages they share.
+
+    Where this runs matters on CPython 3.11: a loop that keeps calling across a boundary of the
+    interpreter's 16 KiB frame-stack chunks maps and unmaps a chunk on every call (CPython issue
+    gh-142183, fixed from 3.13). Loading from inside the servers' hooks measured half the page faults
+    and 0.5 s less CPU than loading at the top of `run` (benchmarks/README-serving.md).
+    """
     gc.disable()
     try:
         from pipeline.serve.app import create_app
@@ -46,15 +68,7 @@ def run(settings: Settings) -> None:
         gc.freeze()
     finally:
         gc.enable()
-    log.info(
-        "serving on %s:%d with %d worker(s)", settings.host, settings.port, settings.web_concurrency,
-        extra={"fields": {"event": "start", "port": settings.port, "workers": settings.web_concurrency,
-                          "git_commit": settings.git_commit}},
-    )
-    if settings.web_concurrency == 1:
-        _serve_here(app, settings, config)
-    else:
-        _serve_forked(app, settings, config)
+    return app
 
 
 # Heroku's router terminates TLS and sets X-Forwarded-*; there is no other proxy in front.
@@ -63,14 +77,14 @@ _UVICORN: dict[str, Any] = {
 }
 
 
-def _serve_here(app: Any, settings: Settings, config: dict[str, Any]) -> None:
+def _serve_here(settings: Settings, config: dict[str, Any]) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=config,
-                timeout_graceful_shutdown=int(settings.graceful_timeout), **_UVICORN)
+    uvicorn.run(functools.partial(load_app, settings), factory=True, host=settings.host, port=settings.port,
+                log_config=config, timeout_graceful_shutdown=int(settings.graceful_timeout), **_UVICORN)
 
 
-def _serve_forked(app: Any, settings: Settings, config: dict[str, Any]) -> None:
+def _serve_forked(settings: Settings, config: dict[str, Any]) -> None:
     from gunicorn.app.base import BaseApplication
     from uvicorn_worker import UvicornWorker
 
@@ -82,7 +96,7 @@ def _serve_forked(app: Any, settings: Settings, config: dict[str, Any]) -> None:
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.web_concurrency,
         "worker_class": Worker,
-        "preload_app": True,
+        "preload_app": True,  # load() runs here, once, before the workers are forked
         "graceful_timeout": int(settings.graceful_timeout),
         "keepalive": 5,  # uvicorn's default, as with one worker
         "forwarded_allow_ips": "*",
@@ -98,6 +112,6 @@ def _serve_forked(app: Any, settings: Settings, config: dict[str, Any]) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return app
+            return load_app(settings)
 
     Preforked().run()
