@@ -162,6 +162,27 @@ def _column_groups(expectations: list[dict[str, Any]], all_columns: list[str]) -
     return list(groups.values())
 
 
+def _pack(groups: list[list[dict[str, Any]]], all_columns: list[str], batch: Batch
+          ) -> list[tuple[list[str], list[dict[str, Any]]]]:
+    """Merge column groups into GX runs of at most GX_RUN_BYTES of (estimated) column data."""
+    rows = batch.num_rows
+    schema = batch.source.schema
+
+    def size(names: list[str]) -> int:
+        return sum(rows * (8 if pa.types.is_primitive(schema.field(n).type) else 24) for n in names)
+
+    runs: list[tuple[list[str], list[dict[str, Any]]]] = []
+    for group in groups:
+        names = _group_columns(group, all_columns)
+        if runs:
+            merged = runs[-1][0] + [n for n in names if n not in runs[-1][0]]
+            if size(merged) <= GX_RUN_BYTES:
+                runs[-1] = (merged, runs[-1][1] + group)
+                continue
+        runs.append((names, list(group)))
+    return runs
+
+
 def _group_columns(group: list[dict[str, Any]], all_columns: list[str]) -> list[str]:
     kw = group[0].get("kwargs", {})
     names = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
@@ -185,6 +206,9 @@ def _quiet_gx_logging() -> None:
 # expectations whose success is certain (pipeline.gates.proofs) and gives GX the rest -- every
 # possible failure among them -- on just the columns they need.
 DETAIL_ROW_LIMIT = 100_000
+# Column groups are packed into one GX run up to about this much column data: each GX run has a
+# fixed cost, and each loaded column costs memory. Peak memory stays near this budget plus GX's copies.
+GX_RUN_BYTES = 256 * 1024 * 1024
 
 
 def _run(checkpoint: Any, frame: pd.DataFrame) -> list[Any]:
@@ -249,8 +273,9 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
             i: _proven_result(e, p, batch) for i, (e, p) in enumerate(zip(indexed, proofs, strict=True)) if p
         }
         pending = [e for e, p in zip(indexed, proofs, strict=True) if p is None]
-        for n, group in enumerate(_column_groups(pending, columns)):
-            frame = batch.frame(_group_columns(group, columns))
+        runs = _pack(_column_groups(pending, columns), columns, batch)
+        for n, (group_columns, group) in enumerate(runs):
+            frame = batch.frame(group_columns)
             evaluated = gx_results(batch, doc | {"expectations": group}, frame, f".part{n}")
             for i, res in evaluated.items():
                 by_index[i] = _plain_result(res, batch, frame, max_examples)
