@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -94,32 +95,13 @@ class Params(_Frozen):
     gates: GateParams
 
 
-def _describe(err: Any) -> str:
-    key = ".".join(str(p) for p in err["loc"])
-    kind = err["type"]
-    got = err.get("input")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return f"{key} is missing; add it (see README 'Parameters')"
-    if kind == "extra_forbidden":
-        return f"{key} is not a known key; remove it or fix its spelling"
-    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
-        bound = next(iter(ctx.values()))
-        return f"{key} must be {op} {bound}, got {got!r}"
-    if kind == "literal_error":
-        return f"{key} must be one of {ctx.get('expected')}, got {got!r}"
-    return f"{key}: {err['msg'].lower()}, got {got!r}"
-
-
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of stage names to settings, got {type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        raise config_error(exc, source, docs="README 'Parameters'") from None
 
 
 def load_params(path: Path) -> Params:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
 
 
@@ -119,34 +120,6 @@ class ScanPolicy(_Strict):
         return self
 
 
-def key_path(loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as users write it: waivers[0].expires."""
-    key = ""
-    for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return key or "(top level)"
-
-
-def _describe(err: Any) -> str:
-    key = key_path(tuple(err["loc"]))
-    kind = err["type"]
-    got = err.get("input")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return f"{key} is missing; add it (see docs/scan.md)"
-    if kind == "extra_forbidden":
-        return f"{key} is not a known key; remove it or fix its spelling"
-    if kind in {"enum", "literal_error"}:
-        return f"{key} must be one of {ctx.get('expected')}, got {got!r}"
-    if kind in {"date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"}:
-        return f"{key} must be a date like 2030-01-31, got {got!r}"
-    if kind in {"string_too_short", "too_short"}:
-        return f"{key} must not be empty"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    return f"{key}: {err['msg'].lower()}, got {got!r}"
-
-
 def parse_policy(raw: Any, source: str = "scan-policy.yaml") -> ScanPolicy:
     if raw is None:
         raw = {}
@@ -155,8 +128,7 @@ def parse_policy(raw: Any, source: str = "scan-policy.yaml") -> ScanPolicy:
     try:
         return ScanPolicy.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        raise config_error(exc, source, docs="docs/scan.md") from None
 
 
 class _Loader(yaml.SafeLoader):

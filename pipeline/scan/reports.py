@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from pipeline.config_errors import key_path
 from pipeline.errors import DataError
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import Severity, SeverityName, key_path
+from pipeline.scan.policy import Severity, SeverityName
 
 TRIVY_HOW = "regenerate it with `trivy image --format json --output {name} IMAGE`"
 PIP_AUDIT_HOW = "regenerate it with `pip-audit --format json --output {name}`"
