@@ -6,12 +6,16 @@ import argparse
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
 from pipeline.errors import ConfigError, PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.deploy.record import DeployRecord
 
 log = logging.getLogger("pipeline.deploy")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
@@ -103,8 +107,13 @@ def _deploy(ctx: Context) -> Outcome:
     # The image must serve the model this checkout's pipeline produced (models/model.json).
     target, deployer, meta = _setup(ctx, expect_model=True)
     record = _record(ctx, "deploy", ctx.args.app, target, meta)
+    return _run(ctx, deployer, record, lambda: deployer.deploy(record, ctx.args.image, ctx.args.release_image))
+
+
+def _run(ctx: Context, deployer: Any, record: DeployRecord, operation: Callable[[], object]) -> Outcome:
+    """Run one deployer operation; its record is written and reported whether it succeeds or fails."""
     try:
-        deployer.deploy(record, ctx.args.image, ctx.args.release_image)
+        operation()
     except PipelineError as exc:
         return _finish(ctx, record, exc)
     finally:
@@ -146,26 +155,15 @@ def _promote(ctx: Context) -> Outcome:
     digests = _digests_from(ctx)
     record = _record(ctx, "promote", ctx.args.app, target, meta)
     record.model_sha256 = None  # filled from what the promoted app reports
-    try:
-        deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
-    except PipelineError as exc:
-        return _finish(ctx, record, exc)
-    finally:
-        deployer.api.close()
-    return _finish(ctx, record)
+    return _run(ctx, deployer, record,
+                lambda: deployer.promote(record, ctx.args.source, digests, ctx.args.process_types))
 
 
 def _rollback(ctx: Context) -> Outcome:
     target, deployer, meta = _setup(ctx, expect_model=False)
     record = _record(ctx, "rollback", ctx.args.app, target, meta)
     record.model_sha256 = None  # a rollback runs an older image, whose model this checkout does not describe
-    try:
-        deployer.rollback(record, ctx.args.to)
-    except PipelineError as exc:
-        return _finish(ctx, record, exc)
-    finally:
-        deployer.api.close()
-    return _finish(ctx, record)
+    return _run(ctx, deployer, record, lambda: deployer.rollback(record, ctx.args.to))
 
 
 def _app(value: str) -> str:

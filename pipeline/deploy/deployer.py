@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -92,8 +93,7 @@ class Deployer:
     # -- the three commands --------------------------------------------------------------------
 
     def deploy(self, record: DeployRecord, web_image: str, release_image: str | None = None) -> DeployRecord:
-        started = time.monotonic()
-        try:
+        with self._tracked(record):
             app = self._preflight(record.app)
             self.step = "push"
             images = [self.registry.push(web_image, record.app, "web")]
@@ -101,11 +101,6 @@ class Deployer:
                 images.append(self.registry.push(release_image, record.app, "release"))
             record.images = [i.to_dict() for i in images]
             return self._release_and_verify(record, app, images)
-        except PipelineError as exc:
-            self._note_failure(record, exc)
-            raise
-        finally:
-            self._finish(record, started)
 
     def promote(
         self,
@@ -114,9 +109,8 @@ class Deployer:
         digests: dict[str, str] | None,
         process_types: Sequence[str] = ("web",),
     ) -> DeployRecord:
-        started = time.monotonic()
         record.source_app = source_app
-        try:
+        with self._tracked(record):
             self._preflight(source_app)
             app = self._preflight(record.app)
             self.step = "copy"
@@ -127,15 +121,9 @@ class Deployer:
             images = [self.registry.copy(source_app, record.app, t, wanted[t]) for t in process_types]
             record.images = [i.to_dict() for i in images]
             return self._release_and_verify(record, app, images)
-        except PipelineError as exc:
-            self._note_failure(record, exc)
-            raise
-        finally:
-            self._finish(record, started)
 
     def rollback(self, record: DeployRecord, to: str | None = None) -> DeployRecord:
-        started = time.monotonic()
-        try:
+        with self._tracked(record):
             app = self._preflight(record.app)
             releases = self.api.releases(record.app, 50)
             live = next((r for r in releases if r.get("current")), None)
@@ -155,23 +143,24 @@ class Deployer:
                 record.smoke = failure.smoke.to_dict() if failure.smoke else None
                 record.outcome = "failed"
             return record
-        except PipelineError as exc:
-            self._note_failure(record, exc)
-            raise
-        finally:
-            self._finish(record, started)
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _note_failure(self, record: DeployRecord, exc: PipelineError) -> None:
-        if record.failure is None:
-            record.failure = {"step": self.step, "code": type(exc).__name__, "message": str(exc)}
-        if record.outcome not in {"rolled_back"}:
-            record.outcome = "failed"
-
-    def _finish(self, record: DeployRecord, started: float) -> None:
-        record.finished_at = now()
-        record.seconds = round(time.monotonic() - started, 2)
+    @contextmanager
+    def _tracked(self, record: DeployRecord) -> Iterator[None]:
+        """Every operation records how it ended: a failure's step and error, the finish time, the duration."""
+        started = time.monotonic()
+        try:
+            yield
+        except PipelineError as exc:
+            if record.failure is None:
+                record.failure = {"step": self.step, "code": type(exc).__name__, "message": str(exc)}
+            if record.outcome not in {"rolled_back"}:
+                record.outcome = "failed"
+            raise
+        finally:
+            record.finished_at = now()
+            record.seconds = round(time.monotonic() - started, 2)
 
     def _preflight(self, name: str) -> dict[str, Any]:
         app = self.api.app(name)
