@@ -146,25 +146,23 @@ def _proven_result(expectation: dict[str, Any], proof: dict[str, Any], batch: Ba
     }
 
 
-def _column_groups(expectations: list[dict[str, Any]], all_columns: list[str]) -> list[list[dict[str, Any]]]:
-    """Expectations grouped by the columns they read, so GX loads one column (group) at a time.
+def _columns_read(expectation: dict[str, Any], all_columns: list[str]) -> tuple[str, ...]:
+    """The columns an expectation reads. Table-level expectations, and any naming a column the table
+    lacks, read the whole table."""
+    kw = expectation.get("kwargs", {})
+    names = tuple([kw["column"]] if "column" in kw else kw.get("column_list") or [])
+    if not names or expectation["type"].startswith("expect_table_") or any(n not in all_columns for n in names):
+        return tuple(all_columns)
+    return names
 
-    Table-level expectations, and any that name a column the table lacks, need the whole table; they
-    form one group together with nothing else.
-    """
+
+def _pack(expectations: list[dict[str, Any]], all_columns: list[str], batch: Batch
+          ) -> list[tuple[list[str], list[dict[str, Any]]]]:
+    """GX runs for `expectations`: grouped by the columns they read, so GX loads only those, and
+    groups merged while a run holds at most GX_RUN_BYTES of (estimated) column data."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for exp in expectations:
-        kw = exp.get("kwargs", {})
-        names = tuple([kw["column"]] if "column" in kw else kw.get("column_list") or [])
-        if not names or exp["type"].startswith("expect_table_") or any(n not in all_columns for n in names):
-            names = tuple(all_columns)
-        groups.setdefault(names, []).append(exp)
-    return list(groups.values())
-
-
-def _pack(groups: list[list[dict[str, Any]]], all_columns: list[str], batch: Batch
-          ) -> list[tuple[list[str], list[dict[str, Any]]]]:
-    """Merge column groups into GX runs of at most GX_RUN_BYTES of (estimated) column data."""
+        groups.setdefault(_columns_read(exp, all_columns), []).append(exp)
     rows = batch.num_rows
     schema = batch.source.schema
 
@@ -172,23 +170,14 @@ def _pack(groups: list[list[dict[str, Any]]], all_columns: list[str], batch: Bat
         return sum(rows * (8 if pa.types.is_primitive(schema.field(n).type) else 24) for n in names)
 
     runs: list[tuple[list[str], list[dict[str, Any]]]] = []
-    for group in groups:
-        names = _group_columns(group, all_columns)
+    for names, group in groups.items():
         if runs:
             merged = runs[-1][0] + [n for n in names if n not in runs[-1][0]]
             if size(merged) <= GX_RUN_BYTES:
                 runs[-1] = (merged, runs[-1][1] + group)
                 continue
-        runs.append((names, list(group)))
+        runs.append((list(names), list(group)))
     return runs
-
-
-def _group_columns(group: list[dict[str, Any]], all_columns: list[str]) -> list[str]:
-    kw = group[0].get("kwargs", {})
-    names = [kw["column"]] if "column" in kw else list(kw.get("column_list") or [])
-    if not names or group[0]["type"].startswith("expect_table_") or any(n not in all_columns for n in names):
-        return all_columns
-    return names
 
 
 def _quiet_gx_logging() -> None:
@@ -273,7 +262,7 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
             i: _proven_result(e, p, batch) for i, (e, p) in enumerate(zip(indexed, proofs, strict=True)) if p
         }
         pending = [e for e, p in zip(indexed, proofs, strict=True) if p is None]
-        runs = _pack(_column_groups(pending, columns), columns, batch)
+        runs = _pack(pending, columns, batch)
         for n, (group_columns, group) in enumerate(runs):
             frame = batch.frame(group_columns)
             evaluated = gx_results(batch, doc | {"expectations": group}, frame, f".part{n}")
