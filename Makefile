@@ -57,7 +57,7 @@ SCAN_FLAGS ?= $(if $(wildcard $(TRIVY_REPORT)),--trivy-report $(TRIVY_REPORT),--
 ci-steps:
 	$(BIN)/pipeline ci pull
 	$(MAKE) --no-print-directory repro
-	$(BIN)/pipeline gate data --no-docs
+	$(BIN)/pipeline gate data
 	$(BIN)/pipeline gate metrics
 	$(MAKE) --no-print-directory hadolint
 	$(BIN)/pipeline image build $(IMAGE_BUILD_FLAGS)
