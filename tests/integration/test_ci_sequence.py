@@ -64,7 +64,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pulled = run(repo, "pipeline", "ci", "pull")
     assert "dvc pull:" in pulled.stdout
     run(repo, "dvc", "repro")
-    run(repo, "pipeline", "gate", "data", "--no-docs")
+    run(repo, "pipeline", "gate", "data")
     run(repo, "pipeline", "gate", "metrics", "--baseline", "main")
     event = repo.parent / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 5}}))
