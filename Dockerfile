@@ -21,7 +21,7 @@ COPY requirements/serve.txt /tmp/serve.txt
 # Wheels only (no compiler in any stage); every file checked against its hash in the lock.
 # Dead weight at run time, removed in the same layer: pip and setuptools, the test suites shipped
 # inside wheels, type stubs, and the Cython/C sources and headers only a build would read.
-# The bytecode pip compiled stays: without it every start would recompile SciPy and scikit-learn.
+# The bytecode pip compiled stays: without it every start would recompile the libraries.
 RUN /opt/venv/bin/pip install --no-deps --only-binary=:all: --require-hashes -r /tmp/serve.txt \
  && /opt/venv/bin/pip uninstall -y setuptools pip \
  && find /opt/venv/lib -depth -type d -name tests -prune -exec rm -rf {} + \
@@ -34,7 +34,6 @@ FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    OMP_NUM_THREADS=1 \
     OPENBLAS_NUM_THREADS=1 \
     MODEL_DIR=/app/models \
     CONTRACT_PATH=/app/gx/expectations/data.json \
@@ -45,7 +44,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 # The model changes less often than the code: its layer first.
-COPY models/model.skops models/model.json /app/models/
+# The ONNX export of the trained model and its metadata (serving.json: both hashes, the parity proof).
+COPY models/model.onnx models/serving.json /app/models/
 COPY gx/expectations/data.json /app/gx/expectations/data.json
 COPY params.yaml dvc.lock /app/
 COPY reports/metrics.json /app/reports/metrics.json

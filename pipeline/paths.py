@@ -54,6 +54,15 @@ class Paths:
         return self.models_dir / "model.json"
 
     @property
+    def onnx_model(self) -> Path:
+        """What the serving image runs (pipeline/served_model.py)."""
+        return self.models_dir / "model.onnx"
+
+    @property
+    def serving_meta(self) -> Path:
+        return self.models_dir / "serving.json"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     host: str = Field(default="0.0.0.0", description="address to bind; 0.0.0.0 inside a container")  # noqa: S104
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port to bind; Heroku sets it")
     web_concurrency: int = Field(default=1, ge=1, le=32, description="worker processes; Heroku sets it per dyno size")
-    model_dir: Path = Field(default=Path("models"), description="directory with model.skops and model.json")
+    model_dir: Path = Field(default=Path("models"), description="directory with model.onnx and serving.json")
     contract_path: Path = Field(default=Path("gx/expectations/data.json"), description="the data contract (GX suite)")
     metrics_path: Path = Field(default=Path("reports/metrics.json"), description="training metrics shown by /version")
     params_path: Path = Field(default=Path("params.yaml"), description="params shown by /version")
@@ -47,11 +47,11 @@ class Settings(BaseSettings):
 
     @property
     def model_path(self) -> Path:
-        return self.model_dir / "model.skops"
+        return self.model_dir / "model.onnx"
 
     @property
     def meta_path(self) -> Path:
-        return self.model_dir / "model.json"
+        return self.model_dir / "serving.json"
 
     def resolved(self, root: Path) -> Settings:
         """The same settings with relative paths anchored at `root` (the project root, `pipeline -C`)."""

@@ -19,6 +19,7 @@ from pipeline.params import parse_params
 from pipeline.serve.app import create_app
 from pipeline.serve.loader import load_serving_model
 from pipeline.settings import Settings
+from pipeline.stages import export
 from pipeline.stages.train import build_estimator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,8 @@ def synthetic_frame(contract: DataContract, rows: int = 45, seed: int = 7) -> pd
 
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory: pytest.TempPathFactory, contract: DataContract) -> Path:
-    """A tiny logistic-regression model built by pipeline.stages.train.build_estimator, saved as skops."""
+    """A tiny logistic-regression model built by pipeline.stages.train.build_estimator, saved as skops
+    and exported to ONNX."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["train"]["model"] = "logistic_regression"
     params = parse_params(raw)
@@ -65,8 +67,13 @@ def model_files(tmp_path_factory: pytest.TempPathFactory, contract: DataContract
     meta = {"features": FEATURES, "target": "species", "classes": [str(c) for c in est.classes_],
             "model": "logistic_regression", "hyperparameters": {"C": 1.0}}
     model_io.save(est, meta, out / "model.skops", out / "model.json")
-    (out / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {"outs": [
-        {"path": "models/model.skops", "md5": "0123456789abcdef0123456789abcdef", "size": 1}]}}}))
+    # What the app serves: the ONNX export, made by the real export stage.
+    loaded = model_io.load(out / "model.skops", out / "model.json")
+    export.export(loaded, contract, frame[FEATURES], ["synthetic"], out / "model.onnx", out / "serving.json")
+    (out / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
+        "train": {"outs": [{"path": "models/model.skops", "md5": "0123456789abcdef0123456789abcdef", "size": 1}]},
+        "export": {"outs": [{"path": "models/model.onnx", "md5": "fedcba9876543210fedcba9876543210", "size": 1}]},
+    }}))
     (out / "metrics.json").write_text('{"accuracy": 0.5}')
     return out
 
@@ -95,10 +102,10 @@ def make_app(make_settings: Callable[..., Settings]) -> Callable[..., Any]:
 
 @pytest.fixture
 def tampered_dir(model_files: Path, tmp_path: Path) -> Path:
-    """A copy of the tiny model with one byte of the skops file changed; its metadata untouched."""
+    """A copy of the tiny model with one byte of the served ONNX file changed; its metadata untouched."""
     target = tmp_path / "tampered"
     shutil.copytree(model_files, target)
-    blob = bytearray((target / "model.skops").read_bytes())
+    blob = bytearray((target / "model.onnx").read_bytes())
     blob[len(blob) // 2] ^= 0xFF
-    (target / "model.skops").write_bytes(bytes(blob))
+    (target / "model.onnx").write_bytes(bytes(blob))
     return target

@@ -1,4 +1,4 @@
-"""`pipeline ingest|prepare|validate|train|evaluate|profile|report` and `pipeline gate data|metrics`."""
+"""`pipeline ingest|prepare|validate|train|export|evaluate|profile|report` and `pipeline gate data|metrics`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def _train(ctx: Context) -> Outcome:
                     f"{ctx.paths.rel(ctx.paths.model)} (sha256 {meta['sha256'][:12]})"])
 
 
+def _export(ctx: Context) -> Outcome:
+    from pipeline.stages import export
+
+    meta = export.run(ctx.params, ctx.paths)
+    proof = meta["parity"]
+    return Outcome([f"exported {ctx.paths.rel(ctx.paths.model)} -> {ctx.paths.rel(ctx.paths.onnx_model)} "
+                    f"(sha256 {meta['sha256'][:12]}): same labels on all {proof['rows']} checked rows, "
+                    f"probabilities within {proof['max_probability_difference']:.1e}"])
+
+
 def _evaluate(ctx: Context) -> Outcome:
     from pipeline.stages import evaluate
 
@@ -78,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("ingest", _ingest, "copy data.source into the immutable raw snapshot"),
         ("prepare", _prepare, "parse raw data against the contract, handle missing values, split"),
         ("train", _train, "fit the model on the training split"),
+        ("export", _export, "convert the trained model to ONNX for serving, proven equal on every row"),
         ("evaluate", _evaluate, "score the model; write metrics and plots"),
     ):
         sub.add_parser(name, help=help_text).set_defaults(handler=handler)

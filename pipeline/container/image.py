@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import model as model_io
-from pipeline.errors import ConfigError, ExternalError
+from pipeline import served_model
+from pipeline.errors import ConfigError, ExternalError, ModelError
 
 Progress = Callable[[str], None]
 MODEL_LABEL = "io.mlops-ci.model.sha256"
@@ -116,6 +117,13 @@ def build(client: Any, spec: BuildSpec, progress: Progress = lambda _line: None)
     # An image must never carry a model that fails its own integrity check.
     meta = model_io.verify(models / "model.skops", models / "model.json")
     sha = str(meta["sha256"])
+    # What the image runs is the ONNX export; it must be intact and exported from this very model.
+    served = served_model.verify(models / "model.onnx", models / "serving.json")
+    if served["model"].get("sha256") != sha:
+        raise ModelError(
+            f"{models / 'model.onnx'}: exported from model {str(served['model'].get('sha256'))[:12]}, not from "
+            f"{models / 'model.skops'} ({sha[:12]}); run `dvc repro export`"
+        )
     commit = spec.git_commit
     tags = (f"{spec.repository}:{commit[:12]}", f"{spec.repository}:model-{sha[:12]}")
     if not (spec.context / spec.dockerfile).is_file():

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from pipeline import model as model_io
+from pipeline import served_model
 from pipeline.contract import DataContract, load_contract
 from pipeline.errors import PipelineError
-from pipeline.model import LoadedModel
 from pipeline.serve.predictor import Predictor, self_check
+from pipeline.served_model import ServedModel
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.serve")
@@ -43,12 +43,12 @@ class ServingModel:
 
     @classmethod
     def from_loaded(
-        cls, loaded: LoadedModel, contract: DataContract, *, load_seconds: float = 0.0,
+        cls, loaded: ServedModel, contract: DataContract, *, load_seconds: float = 0.0,
         provenance: dict[str, Any] | None = None,
     ) -> ServingModel:
         """A loaded (hash-verified) model, self-checked with one prediction before it is called ready."""
         features = tuple(loaded.features)
-        predictor = Predictor(loaded.estimator, tuple(contract.column(f) for f in features))
+        predictor = Predictor(loaded.session, tuple(contract.column(f) for f in features), tuple(loaded.classes))
         problem = self_check(predictor, loaded.classes)
         return cls(
             contract=contract,
@@ -56,14 +56,17 @@ class ServingModel:
             classes=tuple(loaded.classes),
             predictor=predictor if problem is None else None,
             problem=problem,
-            sha256=str(loaded.meta.get("sha256")),
+            # The trained model's hash is the model's identity; the graph's is checked on load.
+            sha256=str(loaded.model_meta.get("sha256")),
             load_seconds=load_seconds,
             provenance=provenance or {},
         )
 
     @classmethod
-    def refused(cls, contract: DataContract, meta: dict[str, Any], problem: str, **kw: Any) -> ServingModel:
+    def refused(cls, contract: DataContract, serving_meta: dict[str, Any], problem: str, **kw: Any) -> ServingModel:
         # Without readable metadata the request schema falls back to every contract column.
+        model = serving_meta.get("model")
+        meta: dict[str, Any] = model if isinstance(model, dict) else {}
         known = [f for f in meta.get("features") or () if f in contract.names]
         features = tuple(known) or contract.names
         return cls(contract=contract, features=features, classes=tuple(meta.get("classes") or ("unknown",)),
@@ -88,8 +91,10 @@ def dvc_model_hash(lock: Any, model_path: str = "models/model.skops") -> str | N
     return None
 
 
-def provenance(settings: Settings, meta: dict[str, Any]) -> dict[str, Any]:
+def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, Any]:
     params = _read(settings.params_path, yaml.safe_load)
+    model = serving_meta.get("model")
+    meta: dict[str, Any] = model if isinstance(model, dict) else {}
     return {
         "git_commit": settings.git_commit,
         "model": {
@@ -101,6 +106,12 @@ def provenance(settings: Settings, meta: dict[str, Any]) -> dict[str, Any]:
             "classes": meta.get("classes"),
             "sklearn_version": meta.get("sklearn_version"),
             "train_rows": meta.get("train_rows"),
+            "served_as": {
+                "format": serving_meta.get("format"),
+                "sha256": serving_meta.get("sha256"),
+                "dvc_md5": dvc_model_hash(_read(settings.dvc_lock_path, yaml.safe_load), "models/model.onnx"),
+                "parity": serving_meta.get("parity"),
+            },
         },
         "params": params if isinstance(params, dict) else None,
         "metrics": _read(settings.metrics_path, json.loads),
@@ -115,7 +126,7 @@ def load_serving_model(settings: Settings) -> ServingModel:
     info = provenance(settings, meta)
     start = time.perf_counter()
     try:
-        loaded = model_io.load(settings.model_path, settings.meta_path)
+        loaded = served_model.load(settings.model_path, settings.meta_path)
     except PipelineError as exc:
         log.error("model refused: %s", exc, extra={"fields": {"event": "model_refused"}})
         return ServingModel.refused(contract, meta, str(exc), provenance=info)

@@ -1,8 +1,7 @@
 """From validated records to labels and probabilities, with adaptive micro-batching.
 
-A scikit-learn pipeline costs about the same for 1 row as for 100 (most of the time is per-call
-overhead: column selection, one call per tree). So while the model is busy with one call, the
-records of every request that arrives meanwhile are queued and handed to the next call together.
+A model call costs about the same for 1 row as for 100 (most of its time is per-call overhead).
+So while the model is busy with one call, the records of every request that arrives meanwhile are queued and handed to the next call together.
 An idle server answers a lone request at once (no waiting window); a saturated one answers many
 requests per model call. One model call at a time per worker process: on a 1-CPU dyno more
 would only contend.
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.contract import Column
+from pipeline.served_model import MISSING_STRING
 
 Row = dict[str, Any]
 Result = tuple[str, dict[str, float]]
@@ -27,46 +27,47 @@ Result = tuple[str, dict[str, float]]
 
 @dataclass(frozen=True)
 class Predictor:
-    """Calls the estimator on a frame built exactly like the training data (same columns, dtypes)."""
+    """Runs the ONNX graph on records: one [n, 1] input per feature, as the export declared them."""
 
-    estimator: Any
+    session: Any  # onnxruntime.InferenceSession
     columns: tuple[Column, ...]
+    classes: tuple[str, ...]
 
-    @property
-    def classes(self) -> list[str]:
-        return [str(c) for c in self.estimator.classes_]
-
-    def frame(self, rows: Sequence[Row]) -> Any:
-        import pandas as pd
-
-        data: dict[str, Any] = {}
+    def feed(self, rows: Sequence[Row]) -> dict[str, np.ndarray]:
+        data: dict[str, np.ndarray] = {}
         for col in self.columns:
             values = [row.get(col.name) for row in rows]
-            # None -> NaN, as in the training data, so the fitted imputers fill it.
-            data[col.name] = np.array(values, dtype=np.float64) if col.is_numeric else values
-        return pd.DataFrame(data)
+            if col.is_numeric:
+                # None -> NaN, as in the training data, so the graph's imputers fill it.
+                data[col.name] = np.array(values, dtype=np.float64).reshape(-1, 1)
+            else:
+                data[col.name] = np.array(
+                    [MISSING_STRING if v is None else str(v) for v in values], dtype=object
+                ).reshape(-1, 1)
+        return data
 
     def __call__(self, rows: Sequence[Row]) -> list[Result]:
-        proba = self.estimator.predict_proba(self.frame(rows))
+        labels, proba = self.session.run(["label", "probabilities"], self.feed(rows))
         classes = self.classes
-        best = proba.argmax(axis=1)
         return [
-            (classes[int(i)], {c: float(p) for c, p in zip(classes, probs, strict=True)})
-            for i, probs in zip(best, proba, strict=True)
+            (str(label), {c: float(p) for c, p in zip(classes, probs, strict=True)})
+            for label, probs in zip(labels, proba.astype(np.float64), strict=True)
         ]
 
 
 def self_check(predictor: Predictor, expected_classes: Sequence[str]) -> str | None:
-    """Predict one all-unknown record (the imputers fill it); None if the answer is sane, else why not."""
+    """Predict one all-missing record (the imputers fill it); None if the answer is sane, else why not."""
+    if list(predictor.classes) != list(expected_classes):
+        return f"model classes {list(predictor.classes)} differ from metadata {list(expected_classes)}"
     try:
         [(label, probs)] = predictor([{}])
     except Exception as exc:  # any failure here means the model cannot serve
         return f"self-check prediction failed: {type(exc).__name__}: {exc}"
-    if predictor.classes != list(expected_classes):
-        return f"model classes {predictor.classes} differ from metadata {list(expected_classes)}"
     total = sum(probs.values())
-    if not math.isclose(total, 1.0, abs_tol=1e-6) or label not in probs:
+    if not math.isclose(total, 1.0, abs_tol=1e-5):
         return f"self-check probabilities sum to {total:.6f}, not 1"
+    if label not in probs or probs[label] < max(probs.values()):
+        return f"self-check label {label!r} is not the most probable of {sorted(probs)}"
     return None
 
 

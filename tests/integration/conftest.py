@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import BIN, REPO
 
-STAGES = ["ingest", "prepare", "validate", "train", "evaluate", "gate"]
+STAGES = ["ingest", "prepare", "validate", "train", "export", "evaluate", "gate"]
 
 
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:

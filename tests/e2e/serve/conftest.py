@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline import model as model_io
+from pipeline import served_model
 from pipeline.container import image
 from pipeline.errors import PipelineError
 
@@ -60,6 +61,7 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(src, ctx / name)
     try:
         model_io.verify(ROOT / "models" / "model.skops", ROOT / "models" / "model.json")
+        served_model.verify(ROOT / "models" / "model.onnx", ROOT / "models" / "serving.json")
         has_metrics = (ROOT / "reports" / "metrics.json").is_file()
     except PipelineError:
         has_metrics = False
@@ -68,7 +70,7 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (ctx / "reports").mkdir()
         shutil.copy2(ROOT / "reports" / "metrics.json", ctx / "reports" / "metrics.json")
     else:
-        for stage in ("ingest", "prepare", "train", "evaluate"):
+        for stage in ("ingest", "prepare", "train", "export", "evaluate"):
             _run_stage(ctx, stage)
     return ctx
 

@@ -93,9 +93,9 @@ def test_tampered_model_is_refused_without_crash_loop(
 ) -> None:
     models = tmp_path / "models"
     shutil.copytree(build_context / "models", models)
-    blob = bytearray((models / "model.skops").read_bytes())
+    blob = bytearray((models / "model.onnx").read_bytes())
     blob[len(blob) // 2] ^= 0xFF
-    (models / "model.skops").write_bytes(bytes(blob))
+    (models / "model.onnx").write_bytes(bytes(blob))
     models.chmod(0o755)
     container, url = start_container(volumes={str(models): {"bind": "/app/models", "mode": "ro"}}, wait=False)
 

@@ -85,14 +85,26 @@ def test_counts_model_calls() -> None:
 
 
 @pytest.mark.parametrize("value", [None, 12.5])
-def test_frame_matches_training_dtypes(model_files, contract, value) -> None:
+def test_feed_matches_the_graph_inputs_and_answers_like_the_trained_model(model_files, contract, value) -> None:
+    import pandas as pd
+
     from pipeline import model as model_io
+    from pipeline import served_model
     from pipeline.serve.predictor import Predictor
 
-    loaded = model_io.load(model_files / "model.skops", model_files / "model.json")
-    predictor = Predictor(loaded.estimator, tuple(contract.column(f) for f in loaded.features))
-    frame = predictor.frame([{"island": "Dream", "bill_depth_mm": value, "sex": None}])
-    assert str(frame["bill_depth_mm"].dtype) == "float64"
-    [(label, probs)] = predictor([{"island": "Dream", "bill_depth_mm": value, "sex": None}])
-    assert label in probs and abs(sum(probs.values()) - 1) < 1e-9
-    assert list(probs) == loaded.classes
+    served = served_model.load(model_files / "model.onnx", model_files / "serving.json")
+    predictor = Predictor(served.session, tuple(contract.column(f) for f in served.features), tuple(served.classes))
+    record = {"island": "Dream", "bill_depth_mm": value, "sex": None}
+    feed = predictor.feed([record])
+    assert feed["bill_depth_mm"].dtype == "float64" and feed["bill_depth_mm"].shape == (1, 1)
+    assert feed["sex"].tolist() == [[served_model.MISSING_STRING]]
+    [(label, probs)] = predictor([record])
+    assert list(probs) == served.classes
+    # The same record through the trained scikit-learn model, missing values as the prepared data
+    # holds them (NaN in the column's dtype), gives the same answer.
+    trained = model_io.load(model_files / "model.skops", model_files / "model.json")
+    frame = pd.DataFrame({f: pd.Series([record.get(f)], dtype="float64" if contract.column(f).is_numeric else "str")
+                          for f in trained.features})
+    expected = trained.estimator.predict_proba(frame)[0]
+    assert label == trained.estimator.predict(frame)[0]
+    assert max(abs(probs[c] - p) for c, p in zip(served.classes, expected, strict=True)) < 1e-5

@@ -11,7 +11,7 @@ from pipeline.settings import load_settings
 def test_defaults_bind_all_interfaces_on_port_8000() -> None:
     s = load_settings({})
     assert (s.host, s.port, s.web_concurrency) == ("0.0.0.0", 8000, 1)
-    assert s.model_path == Path("models/model.skops")
+    assert (s.model_path, s.meta_path) == (Path("models/model.onnx"), Path("models/serving.json"))
 
 
 def test_platform_variables_are_read() -> None:

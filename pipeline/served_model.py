@@ -1,0 +1,112 @@
+"""The artifact the serving app runs: an ONNX graph of the trained model, and its metadata.
+
+`models/model.onnx` is exported from `models/model.skops` by the `export` stage, which proves the two
+give the same labels and probabilities on every row the pipeline has (pipeline/onnx_export.py).
+`models/serving.json` records the graph's SHA-256, its inputs, that proof, and the metadata of the
+trained model it came from; the trained model's SHA-256 stays the model's identity everywhere
+(/ready, /version, image labels, deploy checks).
+
+Why ONNX for serving: loading a protobuf graph executes no code, and the runtime (onnxruntime and
+NumPy) imports in ~0.1 s against ~0.8 s for scikit-learn with SciPy and pandas, which the serving
+image no longer carries (benchmarks/README-serving.md). This module imports neither scikit-learn nor
+skl2onnx: the image has neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelError
+from pipeline.io import read_json
+
+FORMAT = "onnx"
+# What a missing categorical value becomes in the graph's string inputs (ONNX strings cannot be NaN);
+# the export sets the trained imputers to replace exactly this, and the contract never allows it.
+MISSING_STRING = ""
+INPUT_TYPES = ("double", "string")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    session: Any  # onnxruntime.InferenceSession
+    meta: dict[str, Any]  # serving.json
+
+    @property
+    def model_meta(self) -> dict[str, Any]:
+        """The trained model's metadata (models/model.json when it was exported)."""
+        return dict(self.meta["model"])
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.meta["model"]["classes"]]
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.meta["model"]["features"])
+
+
+def _recorded(meta_path: Path) -> dict[str, Any]:
+    meta = read_json(meta_path, "serving metadata")
+    model = meta.get("model") if isinstance(meta, dict) else None
+    if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and isinstance(model, dict)
+            and isinstance(model.get("sha256"), str) and isinstance(model.get("features"), list)
+            and isinstance(model.get("classes"), list) and isinstance(meta.get("inputs"), list)):
+        raise ModelError(f"{meta_path}: not the metadata of an exported model (sha256, model, inputs); "
+                         "re-export it with `dvc repro export`")
+    return meta
+
+
+def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
+    """Check the graph against its recorded hash without loading it; returns serving.json."""
+    meta = _recorded(meta_path)
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{model_path}: served model not found; run `dvc repro export` or `dvc pull`") from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
+    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    return meta
+
+
+def _check(actual: str, meta: dict[str, Any], model_path: Path, meta_path: Path) -> None:
+    if actual != meta["sha256"]:
+        raise ModelError(
+            f"{model_path}: sha256 {actual[:12]} does not match {meta['sha256'][:12]} recorded in "
+            f"{meta_path.name}; the file was altered or is from another run, restore it with `dvc checkout`"
+        )
+
+
+def load(model_path: Path, meta_path: Path) -> ServedModel:
+    """Verify, then load the very bytes that were hashed (a file swapped in between cannot slip through)."""
+    import onnxruntime as ort
+
+    meta = _recorded(meta_path)
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{model_path}: served model not found; run `dvc repro export` or `dvc pull`") from None
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
+    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    options = ort.SessionOptions()
+    # One thread per call: a dyno's CPU is shared by the workers, and a session without its own
+    # thread pool is safe to fork (WEB_CONCURRENCY > 1 forks workers after the model is loaded).
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only; the app logs what matters as JSON
+    try:
+        session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own error types for a graph it cannot run
+        raise ModelError(f"{model_path}: onnxruntime cannot load it ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:200]}); re-export it with `dvc repro export`") from None
+    expected = [(i["name"], i["type"]) for i in meta["inputs"]]
+    actual = [(i.name, "double" if i.type == "tensor(double)" else "string" if i.type == "tensor(string)" else i.type)
+              for i in session.get_inputs()]
+    if actual != expected:
+        raise ModelError(f"{model_path}: graph inputs {actual} differ from {expected} in {meta_path.name}; "
+                         "re-export it with `dvc repro export`")
+    return ServedModel(session=session, meta=meta)

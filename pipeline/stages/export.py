@@ -1,0 +1,93 @@
+"""export: the trained model as an ONNX graph for serving, written only once it is proven equal.
+
+Reads models/model.skops (hash-verified) and both prepared splits; writes models/model.onnx and
+models/serving.json. A model skl2onnx cannot convert, or a graph that answers differently from the
+model on any row, is an error and leaves the last exported pair as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline import model as model_io
+from pipeline import onnx_export
+from pipeline.contract import DataContract, load_contract
+from pipeline.errors import DataError, ModelError
+from pipeline.io import atomic_write, write_json
+from pipeline.model import LoadedModel
+from pipeline.params import Params
+from pipeline.paths import Paths
+from pipeline.served_model import FORMAT, MISSING_STRING
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import skl2onnx
+
+    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "skl2onnx": skl2onnx.__version__}
+
+
+def run(params: Params, paths: Paths) -> dict[str, Any]:
+    loaded = model_io.load(paths.model, paths.model_meta)
+    contract = load_contract(paths.root / str(loaded.meta.get("contract") or params.gates.data.suite))
+    frames = []
+    for split in (paths.train, paths.test):
+        if not split.is_file():
+            raise DataError(f"{paths.rel(split)}: prepared data not found; run `dvc repro prepare` first")
+        frames.append(pd.read_parquet(split, columns=loaded.features))
+    return export(loaded, contract, pd.concat(frames, ignore_index=True),
+                  [paths.rel(paths.train), paths.rel(paths.test)], paths.onnx_model, paths.serving_meta,
+                  source=paths.rel(paths.model))
+
+
+def export(
+    loaded: LoadedModel, contract: DataContract, rows: pd.DataFrame, data: list[str],
+    onnx_path: Path, meta_path: Path, source: str = "the model",
+) -> dict[str, Any]:
+    """Convert, prove on `rows` (and on them with each feature missing), then write graph and metadata."""
+    import onnxruntime as ort
+
+    columns = [contract.column(f) for f in loaded.features]
+    checked = pd.concat([rows, onnx_export.with_missing_values(rows, columns)], ignore_index=True)
+    try:
+        graph = onnx_export.convert(loaded.estimator, columns).SerializeToString()
+    except Exception as exc:  # skl2onnx raises many types for estimators it does not support
+        raise ModelError(
+            f"{source}: cannot be exported to ONNX ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "use estimators skl2onnx supports (https://onnx.ai/sklearn-onnx/supported.html)"
+        ) from None
+    session = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    proof = onnx_export.parity(session, loaded.estimator, checked, columns)
+    if not proof.ok:
+        raise ModelError(
+            f"{onnx_path.name}: the ONNX graph answers differently from {source} "
+            f"({proof.label_mismatches} of {proof.rows} labels differ, max probability difference "
+            f"{proof.max_probability_difference:.2e} > {onnx_export.PROBABILITY_TOLERANCE:g}, worst at checked row "
+            f"{proof.worst_row}); not written, the last exported model stays. Report the estimator to skl2onnx"
+        )
+
+    atomic_write(onnx_path, lambda tmp: tmp.write_bytes(graph))
+    meta = {
+        "format": FORMAT,
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(graph).hexdigest(),
+        "model": loaded.meta,
+        "inputs": onnx_export.input_specs(columns),
+        "outputs": {"label": "label", "probabilities": "probabilities"},
+        "missing_string": MISSING_STRING,
+        "parity": {
+            "rows": proof.rows,
+            "data": [*data, f"the first {onnx_export.MISSING_VARIANT_ROWS} rows with each feature missing"],
+            "label_mismatches": proof.label_mismatches,
+            "max_probability_difference": proof.max_probability_difference,
+            "tolerance": onnx_export.PROBABILITY_TOLERANCE,
+        },
+        "exported_with": _versions(),
+    }
+    write_json(meta_path, meta)
+    return meta
