@@ -104,7 +104,7 @@ def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, An
             "hyperparameters": meta.get("hyperparameters"),
             "features": meta.get("features"),
             "classes": meta.get("classes"),
-            "sklearn_version": meta.get("sklearn_version"),
+            "sklearn_version": meta.get("sklearn_version"),  # what it was trained with
             "train_rows": meta.get("train_rows"),
             "served_as": {
                 "format": serving_meta.get("format"),

@@ -1,10 +1,10 @@
 """From validated records to labels and probabilities, with adaptive micro-batching.
 
 A model call costs about the same for 1 row as for 100 (most of its time is per-call overhead).
-So while the model is busy with one call, the records of every request that arrives meanwhile are queued and handed to the next call together.
-An idle server answers a lone request at once (no waiting window); a saturated one answers many
-requests per model call. One model call at a time per worker process: on a 1-CPU dyno more
-would only contend.
+So while the model is busy with one call, the records of every request that arrives meanwhile
+are queued and handed to the next call together. An idle server answers a lone request at once
+(no waiting window); a saturated one answers many requests per model call. One model call at a
+time per worker process: on a 1-CPU dyno more would only contend.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ GRACEFUL_TIMEOUT seconds (Heroku sends SIGKILL at 30 s), then exits. Logs are JS
 The model is verified and loaded once, in this process, before the port is bound. With one
 worker (WEB_CONCURRENCY=1, the default) uvicorn then serves it right here. With more, gunicorn
 forks the uvicorn workers from this process: they start in the time one takes, instead of each
-importing scikit-learn and loading the model again on the same CPU, and they share the model's
+importing the libraries and loading the model again on the same CPU, and they share the model's
 memory pages. A worker that dies is forked again just as fast.
 """
 
@@ -49,10 +49,10 @@ def load_app(settings: Settings) -> Any:
     """The app around the verified model; each server calls this once, from its own app-loading
     hook (uvicorn's factory, gunicorn's preload), before it binds the port.
 
-    Importing scikit-learn and SciPy and loading the model create a few hundred thousand objects
-    that live as long as the process. The cyclic collector is off meanwhile (about 0.2 s less CPU
-    in the image under --cpus 1); `gc.freeze` then keeps later collections from walking them again
-    and forked workers from dirtying the pages they share.
+    Importing the web stack and the ONNX runtime and loading the model create many objects that
+    live as long as the process. The cyclic collector is off meanwhile (it measured 0.2 s less CPU
+    under --cpus 1 when the image still imported scikit-learn); `gc.freeze` then keeps later
+    collections from walking them again and forked workers from dirtying the pages they share.
 
     Where this runs matters on CPython 3.11: a loop that keeps calling across a boundary of the
     interpreter's 16 KiB frame-stack chunks maps and unmaps a chunk on every call (CPython issue
