@@ -6,9 +6,12 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from pipeline.params import Params, load_params
 from pipeline.paths import Paths
+
+if TYPE_CHECKING:
+    from pipeline.params import Params
 
 
 @dataclass
@@ -18,6 +21,10 @@ class Context:
 
     @cached_property
     def params(self) -> Params:
+        # Imported on first use: pydantic's models cost ~70 ms to build, which `pipeline serve`
+        # (it never reads params.yaml) would otherwise pay at every container start.
+        from pipeline.params import load_params
+
         return load_params(self.paths.params)
 
 
