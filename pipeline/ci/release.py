@@ -73,7 +73,8 @@ def _model_card(meta: dict[str, Any] | None, source: str | None) -> list[str]:
         + (f" from `{source}`" if source else "")
         + f", seed {meta.get('seed', '?')}; "
         f"inputs must satisfy the data contract `{meta.get('contract', '?')}`",
-        f"- **Artifact**: sha256 `{meta.get('sha256', '?')}` (verified before the server loads it)",
+        f"- **Artifact**: sha256 `{meta.get('sha256', '?')}`; the image serves its ONNX export, proven to give "
+        "the same labels and probabilities on every prepared row and hash-checked before the server loads it",
         "- **Limitations**: valid only for inputs like the training data; the drift suite flags shifts, "
         "and predictions outside the contract are refused rather than guessed.",
     ]
