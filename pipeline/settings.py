@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
 
 def _describe(err: Mapping[str, Any]) -> str:
+    # Not pipeline.config_errors.describe: the keys here are environment variables (PORT, not port),
+    # and a value is echoed only for the kinds of error where it is a number or a choice, never for
+    # the rest, which could be a secret such as METRICS_TOKEN.
     name = str(err["loc"][0]).upper() if err["loc"] else "?"
     got = err.get("input")
     ctx = err.get("ctx") or {}
