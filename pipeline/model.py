@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import integrity
 from pipeline.errors import ModelError
 from pipeline.io import atomic_write, read_json, write_json
 
@@ -91,18 +92,6 @@ def _recorded(meta_path: Path) -> dict[str, Any]:
     return meta
 
 
-def _check(actual: str, meta: dict[str, Any], model_path: Path, meta_path: Path) -> None:
-    if actual != meta["sha256"]:
-        raise ModelError(
-            f"{model_path}: sha256 {actual[:12]} does not match {meta['sha256'][:12]} recorded in "
-            f"{meta_path.name}; the file was altered or is from another run, restore it with `dvc checkout`"
-        )
-
-
-def _missing(model_path: Path) -> ModelError:
-    return ModelError(f"{model_path}: model file not found; run `dvc repro train` or `dvc pull`")
-
-
 def _unloadable(model_path: Path, exc: Exception) -> ModelError:
     return ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it")
 
@@ -111,25 +100,18 @@ def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
     """Check the artifact against its recorded hash without loading it."""
     meta = _recorded(meta_path)
     if not model_path.is_file():
-        raise _missing(model_path)
-    _check(sha256_of(model_path), meta, model_path, meta_path)
+        raise integrity.missing(model_path, "train")
+    integrity.check(model_path, sha256_of(model_path), meta["sha256"], meta_path)
     return meta
 
 
 def load(model_path: Path, meta_path: Path) -> LoadedModel:
-    """Verify, then load. The file is read once: the bytes that were hashed are the bytes loaded,
-    so a file swapped between the check and the load cannot slip through."""
+    """Verify, then load the very bytes that were hashed."""
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
     meta = _recorded(meta_path)
-    try:
-        data = model_path.read_bytes()
-    except FileNotFoundError:
-        raise _missing(model_path) from None
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
-    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    data = integrity.verified_bytes(model_path, meta["sha256"], meta_path, "train")
     types = meta.get("skops_types")
     try:
         if not (isinstance(types, list) and all(isinstance(t, str) for t in types)):

@@ -14,11 +14,11 @@ skl2onnx: the image has neither.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import integrity
 from pipeline.errors import ModelError
 from pipeline.io import read_json
 
@@ -62,36 +62,16 @@ def _recorded(meta_path: Path) -> dict[str, Any]:
 def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
     """Check the graph against its recorded hash without loading it; returns serving.json."""
     meta = _recorded(meta_path)
-    try:
-        data = model_path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{model_path}: served model not found; run `dvc repro export` or `dvc pull`") from None
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
-    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    integrity.verified_bytes(model_path, meta["sha256"], meta_path, "export")
     return meta
 
 
-def _check(actual: str, meta: dict[str, Any], model_path: Path, meta_path: Path) -> None:
-    if actual != meta["sha256"]:
-        raise ModelError(
-            f"{model_path}: sha256 {actual[:12]} does not match {meta['sha256'][:12]} recorded in "
-            f"{meta_path.name}; the file was altered or is from another run, restore it with `dvc checkout`"
-        )
-
-
 def load(model_path: Path, meta_path: Path) -> ServedModel:
-    """Verify, then load the very bytes that were hashed (a file swapped in between cannot slip through)."""
+    """Verify, then load the very bytes that were hashed."""
     import onnxruntime as ort
 
     meta = _recorded(meta_path)
-    try:
-        data = model_path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{model_path}: served model not found; run `dvc repro export` or `dvc pull`") from None
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot be read ({exc.strerror}); check the file and its permissions") from None
-    _check(hashlib.sha256(data).hexdigest(), meta, model_path, meta_path)
+    data = integrity.verified_bytes(model_path, meta["sha256"], meta_path, "export")
     options = ort.SessionOptions()
     # One thread per call: a dyno's CPU is shared by the workers, and a session without its own
     # thread pool is safe to fork (WEB_CONCURRENCY > 1 forks workers after the model is loaded).
