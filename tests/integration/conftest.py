@@ -54,4 +54,10 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert {"ingest", "prepare", "train", "evaluate"} <= set(ran_first)
     assert ran_first == [s for s in STAGES if s in ran_first]
     assert "Data and pipelines are up to date" in sh(root, "dvc", "status").stdout
+    # Every stage is byte-reproducible, so a repro from scratch must record exactly the committed lock;
+    # a difference means dvc.lock is stale (code or params changed without `dvc repro`) or a stage is not
+    # deterministic.
+    assert (root / "dvc.lock").read_text() == (REPO / "dvc.lock").read_text(), (
+        "dvc.lock differs after `dvc repro` of a clean copy: run `dvc repro` and commit dvc.lock"
+    )
     return root
