@@ -6,7 +6,8 @@ same limits (--cpus 1 --memory 512m, a Heroku standard-1x), on loopback only.
 
 Images: ours (the project Dockerfile on python:3.11-slim), the naive baseline on the tutorial's
 python:3.11, and the same naive app on our slim base (to separate what the base adds from what
-the recipe adds). Without Docker Hub the bases are Debian-built stand-ins: local/python-base:3.11
+the recipe adds), and a floor: a standard-library server answering a constant on the slim base, the
+cold start no Python app can undercut. Without Docker Hub the bases are Debian-built stand-ins: local/python-base:3.11
 (scripts/ci/docker-engine.sh) and local/python-full:3.11 (benchmarks/serving/full-base.sh).
 
 Measures: cold start (docker run -> first 200 from /predict, runs of all images interleaved so that
@@ -87,6 +88,11 @@ def build_images(client: Any, prefix: str, full_stand_in: str) -> dict[str, Any]
                                            network_mode=network, rm=True, forcerm=True)
             images[label] = {"id": built.id, "size": int(built.attrs["Size"]),
                              "layers": image.layer_sizes(client, built.id), "base": base}
+    print(f"building floor on {slim}...", file=sys.stderr)
+    built, _ = client.images.build(path=str(HERE / "floor"), tag=f"{prefix}:floor", buildargs={"PYTHON_IMAGE": slim},
+                                   network_mode=network, rm=True, forcerm=True)
+    images["floor"] = {"id": built.id, "size": int(built.attrs["Size"]),
+                       "layers": image.layer_sizes(client, built.id), "base": slim}
     return images
 
 
@@ -272,7 +278,8 @@ def main() -> int:
     }
     print("cold starts, interleaved...", file=sys.stderr)
     cases = {"naive": (images["naive"]["id"], {}), "naive-slim": (images["naive-slim"]["id"], {}),
-             "ours": (images["ours"]["id"], ours_env), "ours-2": (images["ours"]["id"], {"WEB_CONCURRENCY": "2"})}
+             "ours": (images["ours"]["id"], ours_env), "ours-2": (images["ours"]["id"], {"WEB_CONCURRENCY": "2"}),
+             "floor": (images["floor"]["id"], {})}
     for ref in args.also:
         cases[ref] = (client.images.get(ref).id, ours_env)
         cases[f"{ref}, WEB_CONCURRENCY=2"] = (client.images.get(ref).id, {"WEB_CONCURRENCY": "2"})
@@ -327,7 +334,9 @@ def report(r: dict[str, Any]) -> str:
                 f"{cpu['naive-slim']:.2f} | | |")
     rows.append(f"| of which `docker run` until the container started, median over all (s) | "
                 f"{statistics.median(engine):.2f} | | |")
-    for label in [k for k in cold if k not in ("naive", "naive-slim", "ours", "ours-2")]:
+    rows.append(f"| cold start of the floor (slim base, standard-library server, no model): s, CPU s | | "
+                f"{med['floor']:.2f}, {cpu['floor']:.2f} | {ratio(med['floor'], med['naive'])} |")
+    for label in [k for k in cold if k not in ("naive", "naive-slim", "ours", "ours-2", "floor")]:
         rows.append(f"| cold start of `{label}`: s, CPU s, page faults | | {med[label]:.2f}, {cpu[label]:.2f}, "
                     f"{faults[label]:.0f} | {ratio(med[label], med['naive'])} |")
     size = {k: v["size_mb"] for k, v in r["images"].items()}
