@@ -49,7 +49,7 @@ class ServingModel:
         """A loaded (hash-verified) model, self-checked with one prediction before it is called ready."""
         features = tuple(loaded.features)
         predictor = Predictor(loaded.session, tuple(contract.column(f) for f in features), tuple(loaded.classes))
-        problem = self_check(predictor, loaded.classes)
+        problem = self_check(predictor)
         return cls(
             contract=contract,
             features=features,

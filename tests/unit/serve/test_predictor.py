@@ -108,3 +108,17 @@ def test_feed_matches_the_graph_inputs_and_answers_like_the_trained_model(model_
     expected = trained.estimator.predict_proba(frame)[0]
     assert label == trained.estimator.predict(frame)[0]
     assert max(abs(probs[c] - p) for c, p in zip(served.classes, expected, strict=True)) < 1e-5
+
+
+def test_self_check_refuses_classes_listed_in_another_order_than_the_graph_answers(model_files, contract) -> None:
+    from pipeline import served_model
+    from pipeline.serve.predictor import Predictor, self_check
+
+    served = served_model.load(model_files / "model.onnx", model_files / "serving.json")
+    columns = tuple(contract.column(f) for f in served.features)
+    assert self_check(Predictor(served.session, columns, tuple(served.classes))) is None
+    # The same graph, its probability columns named in the wrong order: the label it returns is then
+    # not the class with the highest probability, whichever class the all-missing record gets.
+    shifted = tuple(served.classes[1:] + served.classes[:1])
+    problem = self_check(Predictor(served.session, columns, shifted))
+    assert problem is not None and "is not the most probable" in problem
