@@ -24,6 +24,23 @@ def params_diff(current: dict[str, Any], base: dict[str, Any] | None) -> list[tu
     return [(k, before.get(k), now.get(k)) for k in keys if now.get(k) != before.get(k)]
 
 
+def served_model_md(serving: dict[str, Any] | None, trained: dict[str, Any] | None) -> str:
+    """What the image will serve: the ONNX export, whether it comes from this model, and its proof."""
+    head = "### Served model (ONNX export)"
+    if not serving or not trained:
+        return f"{head}\n\n⚠️ No export found (models/serving.json); run `dvc repro export`."
+    source = (serving.get("model") or {}).get("sha256")
+    if source != trained.get("sha256"):
+        return (f"{head}\n\n⚠️ models/model.onnx was exported from model `{str(source)[:12]}`, not from this "
+                f"model `{str(trained.get('sha256'))[:12]}`; run `dvc repro export`.")
+    proof = serving.get("parity") or {}
+    mark = "✅" if proof.get("label_mismatches") == 0 else "❌"
+    return (f"{head}\n\n{mark} `{str(serving.get('sha256'))[:12]}`, exported from model `{str(source)[:12]}`: "
+            f"{proof.get('label_mismatches', '?')} of {proof.get('rows', '?')} checked rows with another label, "
+            f"probabilities within {proof.get('max_probability_difference', float('nan')):.1e} "
+            f"(tolerance {proof.get('tolerance', '?')}).")
+
+
 def compose(
     *,
     data_md: str | None,
@@ -32,12 +49,15 @@ def compose(
     baseline_label: str,
     has_baseline_params: bool,
     plots: list[str],
+    served_md: str | None = None,
     title: str = "ML pipeline report",
 ) -> str:
     lines = [f"## {title}", ""]
     lines.append(data_md.strip() if data_md else "### ⚠️ Data gate: no report (the validate stage did not run)")
     lines.append("")
     lines.append(metrics_md.strip() if metrics_md else "### ⚠️ Metric gate: no report (the gate stage did not run)")
+    if served_md:
+        lines += ["", served_md]
     lines += ["", f"### Parameters changed vs {baseline_label}", ""]
     if not has_baseline_params:
         lines.append(f"_No params.yaml at {baseline_label} to compare with._")
