@@ -16,7 +16,6 @@ What is left is the float32 rounding of the output probabilities (~1e-7).
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import Column
-from pipeline.served_model import MISSING_STRING
+from pipeline.served_model import MISSING_STRING, graph_inputs
 
 # Labels must be equal; probabilities may differ by the float32 rounding of the graph's output.
 PROBABILITY_TOLERANCE = 1e-5
@@ -51,20 +50,11 @@ def input_specs(columns: Sequence[Column]) -> list[dict[str, str]]:
 
 
 def feed(frame: pd.DataFrame, columns: Sequence[Column]) -> dict[str, np.ndarray]:
-    """The graph's inputs for a frame shaped like the training data (NaN/None for missing)."""
-    out: dict[str, np.ndarray] = {}
-    for col in columns:
-        series = frame[col.name]
-        if col.is_numeric:
-            out[col.name] = series.to_numpy(dtype=np.float64, na_value=np.nan).reshape(-1, 1)
-        else:
-            values = [MISSING_STRING if _missing(v) else str(v) for v in series.tolist()]
-            out[col.name] = np.array(values, dtype=object).reshape(-1, 1)
-    return out
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    """The graph's inputs for a frame shaped like the training data, encoded as the server does:
+    each column's missing values (NaN, NA, None) become None first."""
+    return graph_inputs(
+        columns, {c.name: frame[c.name].astype(object).where(frame[c.name].notna(), None).tolist() for c in columns}
+    )
 
 
 def _register_double_imputer() -> None:

@@ -14,11 +14,15 @@ skl2onnx: the image has neither.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline import integrity
+from pipeline.contract import Column
 from pipeline.errors import ModelError
 from pipeline.io import read_json
 
@@ -27,6 +31,22 @@ FORMAT = "onnx"
 # the export sets the trained imputers to replace exactly this, and the contract never allows it.
 MISSING_STRING = ""
 INPUT_TYPES = ("double", "string")
+
+
+def graph_inputs(columns: Sequence[Column], values: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+    """The graph's inputs: one [n, 1] tensor per column, numbers as float64 (None -> NaN), the rest as
+    strings (None -> MISSING_STRING); the graph's imputers fill both, as in training. The server and
+    the export's parity proof both feed the graph through here, so the proof covers what is served."""
+    out: dict[str, np.ndarray] = {}
+    for col in columns:
+        column = values[col.name]
+        if col.is_numeric:
+            out[col.name] = np.array(column, dtype=np.float64).reshape(-1, 1)
+        else:
+            out[col.name] = np.array(
+                [MISSING_STRING if v is None else str(v) for v in column], dtype=object
+            ).reshape(-1, 1)
+    return out
 
 
 @dataclass(frozen=True)

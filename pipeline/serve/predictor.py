@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.contract import Column
-from pipeline.served_model import MISSING_STRING
+from pipeline.served_model import graph_inputs
 
 Row = dict[str, Any]
 Result = tuple[str, dict[str, float]]
@@ -34,17 +34,7 @@ class Predictor:
     classes: tuple[str, ...]
 
     def feed(self, rows: Sequence[Row]) -> dict[str, np.ndarray]:
-        data: dict[str, np.ndarray] = {}
-        for col in self.columns:
-            values = [row.get(col.name) for row in rows]
-            if col.is_numeric:
-                # None -> NaN, as in the training data, so the graph's imputers fill it.
-                data[col.name] = np.array(values, dtype=np.float64).reshape(-1, 1)
-            else:
-                data[col.name] = np.array(
-                    [MISSING_STRING if v is None else str(v) for v in values], dtype=object
-                ).reshape(-1, 1)
-        return data
+        return graph_inputs(self.columns, {col.name: [row.get(col.name) for row in rows] for col in self.columns})
 
     def __call__(self, rows: Sequence[Row]) -> list[Result]:
         labels, proba = self.session.run(["label", "probabilities"], self.feed(rows))
