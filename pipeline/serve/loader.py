@@ -65,12 +65,17 @@ class ServingModel:
     @classmethod
     def refused(cls, contract: DataContract, serving_meta: dict[str, Any], problem: str, **kw: Any) -> ServingModel:
         # Without readable metadata the request schema falls back to every contract column.
-        model = serving_meta.get("model")
-        meta: dict[str, Any] = model if isinstance(model, dict) else {}
+        meta = _trained(serving_meta)
         known = [f for f in meta.get("features") or () if f in contract.names]
         features = tuple(known) or contract.names
         return cls(contract=contract, features=features, classes=tuple(meta.get("classes") or ("unknown",)),
                    predictor=None, problem=problem, **kw)
+
+
+def _trained(serving_meta: dict[str, Any]) -> dict[str, Any]:
+    """The trained model's metadata that serving.json carries, or {} when it is unreadable."""
+    model = serving_meta.get("model")
+    return model if isinstance(model, dict) else {}
 
 
 def _read(path: Path, parse: Any) -> Any:
@@ -80,7 +85,7 @@ def _read(path: Path, parse: Any) -> Any:
         return None
 
 
-def dvc_model_hash(lock: Any, model_path: str = "models/model.skops") -> str | None:
+def dvc_model_hash(lock: Any, model_path: str) -> str | None:
     """The md5 DVC recorded for the model file in dvc.lock (what `dvc pull` would fetch)."""
     if not isinstance(lock, dict):
         return None
@@ -93,13 +98,13 @@ def dvc_model_hash(lock: Any, model_path: str = "models/model.skops") -> str | N
 
 def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, Any]:
     params = _read(settings.params_path, yaml.safe_load)
-    model = serving_meta.get("model")
-    meta: dict[str, Any] = model if isinstance(model, dict) else {}
+    lock = _read(settings.dvc_lock_path, yaml.safe_load)
+    meta = _trained(serving_meta)
     return {
         "git_commit": settings.git_commit,
         "model": {
             "sha256": meta.get("sha256"),
-            "dvc_md5": dvc_model_hash(_read(settings.dvc_lock_path, yaml.safe_load)),
+            "dvc_md5": dvc_model_hash(lock, "models/model.skops"),
             "type": meta.get("model"),
             "hyperparameters": meta.get("hyperparameters"),
             "features": meta.get("features"),
@@ -109,7 +114,7 @@ def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, An
             "served_as": {
                 "format": serving_meta.get("format"),
                 "sha256": serving_meta.get("sha256"),
-                "dvc_md5": dvc_model_hash(_read(settings.dvc_lock_path, yaml.safe_load), "models/model.onnx"),
+                "dvc_md5": dvc_model_hash(lock, "models/model.onnx"),
                 "parity": serving_meta.get("parity"),
             },
         },

@@ -33,6 +33,9 @@ def test_health_ready_version(client: TestClient, model_files: Path) -> None:
     version = client.get("/version").json()
     assert version["model"]["sha256"] == sha
     assert version["model"]["dvc_md5"] == "0123456789abcdef0123456789abcdef"
+    served = version["model"]["served_as"]
+    assert served["dvc_md5"] == "fedcba9876543210fedcba9876543210" and served["format"] == "onnx"
+    assert served["sha256"] == json.loads((model_files / "serving.json").read_text())["sha256"]
     assert version["git_commit"] == "abc123"
     assert version["metrics"] == {"accuracy": 0.5}
     assert version["params"]["train"]["seed"] == 42
