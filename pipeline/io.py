@@ -39,6 +39,16 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
+    """For optional inputs a caller reports as absent rather than failing on: None when the file is
+    missing, unreadable, not JSON or not a JSON object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def read_json(path: Path, what: str) -> Any:
     from pipeline.errors import DataError
 

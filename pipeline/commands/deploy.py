@@ -31,11 +31,9 @@ def _protect_logs(redact: Any) -> None:
 
 
 def _model_meta(ctx: Context) -> dict[str, Any]:
-    try:
-        meta = json.loads(ctx.paths.model_meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    from pipeline.io import read_json_object_or_none
+
+    return read_json_object_or_none(ctx.paths.model_meta) or {}
 
 
 def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
