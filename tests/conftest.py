@@ -21,6 +21,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # talk to loopback only.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
+# The suite itself runs inside GitHub Actions (the `test` job). The variables a runner sets change what our
+# code does (`::error::` annotation lines, step summaries, outputs written to the runner's files), so no test
+# may inherit them: a test that wants Actions behaviour sets them itself. `CI` stays, it only decides whether
+# a missing Docker engine fails the end-to-end tier. tests/integration/test_inside_actions.py runs the unit
+# tier with a runner's variables set to keep this true.
+RUNNER_VARIABLE_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_")
+for _name in [name for name in os.environ if name.startswith(RUNNER_VARIABLE_PREFIXES)]:
+    del os.environ[_name]
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a project needs to run the pipeline: everything else is code, installed in the venv.
@@ -87,7 +96,6 @@ def copy_project(dest: Path) -> Path:
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `pipeline` console script, as DVC and users do."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "GX_ANALYTICS_ENABLED": "False"}
-    env.pop("GITHUB_ACTIONS", None)
     return subprocess.run(
         [str(BIN / "pipeline"), "-C", str(root), *args], capture_output=True, text=True, env=env, timeout=600
     )

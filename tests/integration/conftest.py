@@ -18,7 +18,6 @@ STAGES = ["ingest", "prepare", "validate", "train", "export", "evaluate", "gate"
 
 def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "GX_ANALYTICS_ENABLED": "False"}
-    env.pop("GITHUB_ACTIONS", None)
     result = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")

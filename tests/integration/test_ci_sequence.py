@@ -29,15 +29,6 @@ def run(
         "GX_ANALYTICS_ENABLED": "False",
         **(env or {}),
     }
-    for name in (
-        "GITHUB_ACTIONS",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_OUTPUT",
-        "GITHUB_EVENT_PATH",
-        "GITHUB_EVENT_NAME",
-    ):
-        if env is None or name not in env:
-            full_env.pop(name, None)
     out = subprocess.run(list(argv), cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
     if ok:
         assert out.returncode == 0, f"{' '.join(argv)} -> {out.returncode}\n{out.stdout}\n{out.stderr}"

@@ -23,7 +23,6 @@ LINT_ONLY = "required_scanners: [hadolint, trivy]\n"
 
 def scan(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    full.pop("GITHUB_ACTIONS", None)
     full.update(env or {})
     return subprocess.run(
         [str(BIN / "pipeline"), "-C", str(root), "scan", *args],

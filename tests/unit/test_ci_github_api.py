@@ -185,16 +185,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[State]:
     monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{servers[0].server_address[1]}")
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    for name in (
-        "GITHUB_ACTIONS",
-        "GITHUB_EVENT_NAME",
-        "GITHUB_EVENT_PATH",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_OUTPUT",
-        "GITHUB_SHA",
-        "GITHUB_REF_NAME",
-    ):
-        monkeypatch.delenv(name, raising=False)
     yield state
     for server in servers:
         server.shutdown()
