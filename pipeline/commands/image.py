@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """KEY=VALUE pairs; one value may hold several, one per line (a multi-line workflow input), blanks skipped."""
     out = {}
-    for item in values or []:
+    for item in (line.strip() for value in values or [] for line in value.splitlines()):
+        if not item:
+            continue
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
@@ -41,7 +44,8 @@ def _build(ctx: Context) -> Outcome:
         dockerfile=ctx.args.dockerfile,
         git_commit=ctx.args.git_commit or image.git_commit(context),
         build_args=_pairs(ctx.args.build_arg, "--build-arg"),
-        network_mode=ctx.args.network,
+        # An empty --network (a workflow input left blank) means the engine's default.
+        network_mode=ctx.args.network or None,
         platform=ctx.args.platform,
         pull=ctx.args.pull,
         # An empty --cache-from (a workflow input left blank) means no cache.
@@ -122,7 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--repository", default="mlops-model", help="image repository name (default: mlops-model)")
     b.add_argument("--git-commit", help="commit to record (default: git rev-parse HEAD)")
     b.add_argument("--build-arg", action="append", metavar="KEY=VALUE",
-                   help="e.g. PYTHON_IMAGE=local/python-base:3.11-ca on machines without Docker Hub")
+                   help="e.g. PYTHON_IMAGE=local/python-base:3.11-ca on machines without Docker Hub "
+                        "(repeatable; one value may hold several, one per line)")
     b.add_argument("--network", help="build network mode, e.g. host (needed behind some proxies)")
     b.add_argument("--platform", default="linux/amd64", help="target platform (default: linux/amd64, Heroku's)")
     b.add_argument("--pull", action="store_true", help="always pull a newer base image")

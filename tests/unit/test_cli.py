@@ -7,7 +7,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.commands.base import Context, Outcome
-from pipeline.errors import ConfigError, ExternalError, GateFailed
+from pipeline.errors import ConfigError, ExternalError, GateFailed, UsageError
 
 
 def _with_handler(monkeypatch: pytest.MonkeyPatch, handler) -> None:
@@ -71,3 +71,13 @@ def test_verbose_shows_the_traceback_of_surprises(monkeypatch: pytest.MonkeyPatc
     _with_handler(monkeypatch, handler)
     with pytest.raises(RuntimeError, match="boom"):
         cli.main(["-v", "report"])
+
+
+def test_build_args_take_one_pair_per_line_so_a_multi_line_workflow_input_passes_through() -> None:
+    from pipeline.commands.image import _pairs
+
+    assert _pairs(["PYTHON_IMAGE=mirror.example/python:3.11\n\n  EXTRA=a=b  \n", "LAST="], "--build-arg") == {
+        "PYTHON_IMAGE": "mirror.example/python:3.11", "EXTRA": "a=b", "LAST": ""}
+    assert _pairs([""], "--build-arg") == {}  # an input left blank means no build arguments
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
+        _pairs(["GOOD=1\nNOEQUALS"], "--build-arg")
