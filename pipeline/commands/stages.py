@@ -33,6 +33,37 @@ def _validate(ctx: Context) -> Outcome:
     )
 
 
+def _data_gate(ctx: Context) -> Outcome:
+    """`pipeline gate data`: the verdict `dvc repro` recorded when the validate stage's inputs are unchanged."""
+    import json
+
+    import yaml
+
+    from pipeline.errors import GateFailed
+    from pipeline.stage_lock import changed_since_repro
+
+    params = ctx.params  # checked before anything else reads params.yaml
+    if ctx.args.fresh:
+        return _validate(ctx)
+    tree = yaml.safe_load(ctx.paths.params.read_text(encoding="utf-8"))
+    if changed_since_repro(ctx.paths.root, "validate", tree) is not None:
+        return _validate(ctx)
+    try:
+        recorded = json.loads(ctx.paths.data_gate_json.read_text(encoding="utf-8"))
+        passed, summary = recorded["passed"], recorded["summary"]
+        markdown = ctx.paths.data_gate_md.read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError, TypeError):
+        return _validate(ctx)
+    if passed is not True:
+        raise GateFailed(f"{ctx.paths.rel(ctx.paths.root / params.data.raw)}: data gate failed "
+                         f"(recorded in {ctx.paths.rel(ctx.paths.data_gate_json)})", markdown)
+    return Outcome(
+        [f"data gate passed: {summary.get('expectations', '?')} expectations, reused the verdict `dvc repro` "
+         f"recorded in {ctx.paths.rel(ctx.paths.data_gate_md)} (inputs unchanged; --fresh re-validates)"],
+        summary_md=markdown,
+    )
+
+
 def _train(ctx: Context) -> Outcome:
     from pipeline.stages import train
 
@@ -100,9 +131,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     gate = sub.add_parser("gate", help="run a gate: data or metrics")
     gates = gate.add_subparsers(dest="gate", required=True, metavar="{data,metrics}")
-    d = gates.add_parser("data", help="data-quality gate (same as `pipeline validate`)")
+    d = gates.add_parser("data", help="data-quality gate (`pipeline validate`, or its recorded verdict when its "
+                          "inputs are unchanged since `dvc repro`)")
     d.add_argument("--no-docs", action="store_true", help="skip building GX Data Docs")
-    d.set_defaults(handler=_validate)
+    d.add_argument("--fresh", action="store_true",
+                   help="validate again even when dvc.lock shows the inputs unchanged since the last validate")
+    d.set_defaults(handler=_data_gate)
     m = gates.add_parser("metrics", help="metric floors and no-regression against the baseline revision")
     m.add_argument("--baseline", help="git revision to compare with (default: gates.metrics.baseline_rev)")
     m.set_defaults(handler=_metric_gate)

@@ -20,6 +20,31 @@ def test_noop_repro_runs_nothing(repo: Path) -> None:
     assert all(f"Stage '{s}' didn't change" in out for s in STAGES)
 
 
+def test_the_data_gate_reuses_the_reproduced_verdict_only_while_its_inputs_are_unchanged(repo: Path) -> None:
+    reused = "reused the verdict `dvc repro` recorded"
+    assert reused in sh(repo, "pipeline", "gate", "data").stdout
+    assert reused not in sh(repo, "pipeline", "gate", "data", "--fresh", "--no-docs").stdout
+    # An edited report is never trusted: its md5 no longer matches dvc.lock, so the gate validates again
+    # (and writes the same bytes back: the stage is deterministic).
+    report = repo / "reports" / "data_gate.json"
+    original = report.read_bytes()
+    report.write_text('{"passed": true, "summary": {}}')
+    assert reused not in sh(repo, "pipeline", "gate", "data", "--no-docs").stdout
+    assert report.read_bytes() == original
+    # A changed param the stage reads: validated again, and the verdict reused once it is back.
+    params = repo / "params.yaml"
+    before = params.read_text()
+    tree = yaml.safe_load(before)
+    tree["gates"]["data"]["max_examples"] = tree["gates"]["data"]["max_examples"] + 1
+    params.write_text(yaml.safe_dump(tree, sort_keys=False))
+    try:
+        assert reused not in sh(repo, "pipeline", "gate", "data", "--no-docs").stdout
+    finally:
+        params.write_text(before)
+        sh(repo, "pipeline", "gate", "data", "--no-docs")  # the report of the original params again
+    assert reused in sh(repo, "pipeline", "gate", "data").stdout
+
+
 def test_changing_one_hyperparameter_reruns_only_train_onward(repo: Path) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"]["random_forest"]["n_estimators"] = 50
