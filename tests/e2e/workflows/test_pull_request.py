@@ -71,6 +71,8 @@ def test_a_pull_request_runs_every_gate_and_uploads_the_report(first_push: tuple
     assert run.returncode == 0, run.tail()
     missing = [step for step in GATES if not succeeded(run, step)]
     assert not missing, f"steps that did not succeed: {missing}\n{run.tail()}"
+    # The data gate step reuses the verdict `make repro` just recorded instead of validating twice.
+    assert "reused the verdict `dvc repro` recorded" in run.output
     # PIPELINE_TESTS=false turned the test-suite job off (it would re-enter this suite).
     assert not run.ran("Unit, integration and end-to-end tests")
     report = run.artifact("pipeline-report")
