@@ -118,7 +118,9 @@ class Act:
             "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode",
             "--action-cache-path", str(run_dir / "act"),
             *local_repository_flags(repo / ".github" / "workflows"),
-            "--env", f"STANDIN_ARTIFACTS={artifacts}", "--env", f"GITHUB_API_URL={self.api_url}",
+            # Artifacts per run; the cache store is shared by every run of this runner, as a repository's is.
+            "--env", f"STANDIN_ARTIFACTS={artifacts}", "--env", f"STANDIN_CACHE={self.work / 'cache'}",
+            "--env", f"GITHUB_API_URL={self.api_url}",
             "--secret", f"GITHUB_TOKEN={self.token}",
         ]
         for name, value in self.env.items():
