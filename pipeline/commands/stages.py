@@ -48,6 +48,10 @@ def _data_gate(ctx: Context) -> Outcome:
     tree = yaml.safe_load(ctx.paths.params.read_text(encoding="utf-8"))
     if changed_since_repro(ctx.paths.root, "validate", tree) is not None:
         return _validate(ctx)
+    # Data Docs are not in dvc.lock: when DVC skipped the stage (a fresh clone, a restored cache) there are
+    # none, and only a validation builds them.
+    if not ctx.args.no_docs and not (ctx.paths.data_docs / "index.html").is_file():
+        return _validate(ctx)
     try:
         recorded = json.loads(ctx.paths.data_gate_json.read_text(encoding="utf-8"))
         passed, summary = recorded["passed"], recorded["summary"]
