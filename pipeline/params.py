@@ -65,6 +65,10 @@ class TrainParams(_Frozen):
 
 class EvaluateParams(_Frozen):
     importance_repeats: Annotated[int, Field(ge=1, le=100)] = 5
+    positive_class: str | None = Field(
+        default=None,
+        description="binary tasks: the label ROC AUC, PR AUC and F1 are about; null: the last sorted label",
+    )
 
 
 class DataGateParams(_Frozen):
@@ -73,13 +77,21 @@ class DataGateParams(_Frozen):
     max_examples: Annotated[int, Field(ge=0, le=100)] = 5
 
 
+Compared = Literal["accuracy", "macro_f1", "roc_auc_ovr", "roc_auc", "pr_auc", "f1"]
+
+
 class MetricGateParams(_Frozen):
+    # Classification (binary and multiclass).
     min_accuracy: Fraction
     min_macro_f1: Fraction
     min_class_recall: Fraction
+    # Binary classification only (of evaluate.positive_class); null: not gated.
+    min_roc_auc: Fraction | None = None
+    min_pr_auc: Fraction | None = None
+    min_f1: Fraction | None = None
     baseline_rev: str = "main"
     tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
-    compare: tuple[Literal["accuracy", "macro_f1", "roc_auc_ovr"], ...] = ("accuracy", "macro_f1")
+    compare: tuple[Compared, ...] = ("accuracy", "macro_f1")
 
 
 class GateParams(_Frozen):

@@ -55,7 +55,11 @@ def _evaluate(ctx: Context) -> Outcome:
     from pipeline.stages import evaluate
 
     m = evaluate.run(ctx.params, ctx.paths)
-    return Outcome([f"accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} on {m['test_rows']} rows"],
+    extra = "".join(f", {label} {m[key]:.4f}" for key, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"),
+                                                                  ("f1", f"F1 of {m.get('positive_class')!r}"))
+                    if isinstance(m.get(key), float))
+    return Outcome([f"{m['task']}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}{extra} "
+                    f"on {m['test_rows']} rows"],
                    outputs={"accuracy": f"{m['accuracy']:.4f}", "macro_f1": f"{m['macro_f1']:.4f}"})
 
 

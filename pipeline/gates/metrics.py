@@ -13,6 +13,14 @@ def _num(metrics: dict[str, Any], key: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def floors_for(task: str, policy: MetricGateParams) -> dict[str, float]:
+    """The floors that apply to a task's metrics; a floor set to null is not gated."""
+    floors: dict[str, float | None] = {"accuracy": policy.min_accuracy, "macro_f1": policy.min_macro_f1}
+    if task == "binary":
+        floors |= {"roc_auc": policy.min_roc_auc, "pr_auc": policy.min_pr_auc, "f1": policy.min_f1}
+    return {k: v for k, v in floors.items() if v is not None}
+
+
 def evaluate(
     current: dict[str, Any],
     baseline: dict[str, Any] | None,
@@ -20,7 +28,8 @@ def evaluate(
     baseline_label: str = "main",
 ) -> Verdict:
     findings: list[Finding] = []
-    floors = {"accuracy": policy.min_accuracy, "macro_f1": policy.min_macro_f1}
+    task = str(current.get("task") or "multiclass")  # metrics written before tasks were recorded
+    floors = floors_for(task, policy)
     for key, floor in floors.items():
         value = _num(current, key)
         if value is None:
@@ -60,7 +69,7 @@ def evaluate(
     if baseline is None:
         # Said out loud rather than passed silently: the first run on a repo has nothing to compare.
         notes.append(f"no baseline metrics at {baseline_label}: the no-regression rule was not applied")
-    summary = {"baseline": baseline_label, "comparison": rows, "notes": notes,
+    summary = {"task": task, "baseline": baseline_label, "comparison": rows, "notes": notes,
                "floors": {**floors, "class_recall": policy.min_class_recall}}
     return Verdict(gate="metrics", passed=not findings, findings=tuple(findings), summary=summary)
 

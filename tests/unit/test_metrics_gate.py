@@ -64,3 +64,24 @@ def test_markdown_table_has_deltas_and_verdict(make_params) -> None:
     md = to_markdown(evaluate(metrics(acc=0.95), metrics(acc=0.97), policy))
     assert "| accuracy | 0.9700 | 0.9500 | -0.0200 | ❌ regression |" in md
     assert md.startswith("### ❌ Metric gate: failed")
+
+
+def binary(roc: float = 0.99, pr: float = 0.98, f1: float = 0.95) -> dict[str, Any]:
+    return {"task": "binary", "accuracy": 0.96, "macro_f1": 0.95, "roc_auc": roc, "pr_auc": pr, "f1": f1,
+            "per_class": {"no": {"recall": 0.97}, "yes": {"recall": 0.93}}}
+
+
+def test_binary_floors_apply_to_binary_metrics_only(make_params) -> None:
+    policy = make_params(**{"gates.metrics.min_roc_auc": 0.995}).gates.metrics
+    verdict = evaluate(binary(), None, policy)
+    assert [(f.rule, f.where) for f in verdict.findings] == [("threshold", "roc_auc")]
+    assert "(gates.metrics.min_roc_auc)" in verdict.findings[0].message
+    # The same floor does not ask a multiclass model for a binary metric.
+    assert evaluate(metrics(), None, policy).passed
+
+
+def test_a_binary_floor_set_to_null_is_not_gated(make_params) -> None:
+    policy = make_params(**{"gates.metrics.min_f1": None}).gates.metrics
+    verdict = evaluate(binary(f1=0.1), None, policy)
+    assert verdict.passed
+    assert "f1" not in verdict.summary["floors"]
