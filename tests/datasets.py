@@ -58,6 +58,23 @@ def iris() -> Dataset:
     return _sklearn(load_iris, "iris", "species", labelled=True)
 
 
+def hostile(rows: int = 240, seed: int = 3) -> Dataset:
+    """Synthetic, binary, with the column names users have: spaces, '/', '.', a leading digit, unicode, a
+    leading underscore, BaseModel and graph names (json, label), two names equal once sanitised, and a
+    categorical column. The label follows two of the columns."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=rows), rng.normal(size=rows)
+    frame = pd.DataFrame({
+        "a b": a, "a/b": b, "x.1": rng.normal(size=rows), "1st": rng.integers(0, 9, size=rows),
+        "Größe (cm)": rng.uniform(100, 200, size=rows), "_id": rng.normal(size=rows),
+        "json": rng.choice(["red", "green", "blue"], size=rows), "label": rng.normal(size=rows),
+        "outcome class": np.where(a + b > 0, "yes", "no"),
+    })
+    return Dataset("hostile", frame, "outcome class")
+
+
 def draft_contract(ds: Dataset, suite_name: str = "data") -> dict[str, Any]:
     """A GX suite from the data: columns in order, types, no nulls, ranges with a 10% margin, the
     target's labels, row-count bounds."""

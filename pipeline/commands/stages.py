@@ -48,7 +48,9 @@ def _export(ctx: Context) -> Outcome:
     proof = meta["parity"]
     return Outcome([f"exported {ctx.paths.rel(ctx.paths.model)} -> {ctx.paths.rel(ctx.paths.onnx_model)} "
                     f"(sha256 {meta['sha256'][:12]}): same labels on all {proof['rows']} checked rows, "
-                    f"probabilities within {proof['max_probability_difference']:.1e}"])
+                    f"probabilities within {proof['max_probability_difference']:.1e}"
+                    + (f" ({proof['tied_rows']} rows with tied top classes got the other of them)"
+                       if proof.get("tied_rows") else "")])
 
 
 def _evaluate(ctx: Context) -> Outcome:

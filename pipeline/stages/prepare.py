@@ -42,6 +42,10 @@ def _check_structure(text: str, where: str, contract: DataContract, delimiter: s
     """Check header and per-line field counts; return the header."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(f"{where}:1: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+                        "give each column its own name")
     missing = [c for c in contract.names if c not in header]
     if missing:
         hint = ""

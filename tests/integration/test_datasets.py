@@ -7,8 +7,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from pipeline import model as model_io
+from pipeline.serve.app import create_app
+from pipeline.serve.loader import load_serving_model
+from pipeline.settings import Settings
 from tests import datasets
 from tests.conftest import run_cli
 from tests.datasets import Dataset
@@ -69,3 +75,32 @@ def test_multiclass_datasets_are_scored_one_vs_rest(tmp_path: Path, make: Callab
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["task"] == "multiclass" and len(metrics["per_class"]) == 3
     assert metrics["roc_auc_ovr"] > 0.9 and "roc_auc" not in metrics
+
+
+@pytest.mark.parametrize("make", [datasets.breast_cancer, datasets.wine, datasets.hostile],
+                         ids=["breast_cancer", "wine", "hostile"])
+def test_any_column_names_export_prove_parity_and_serve(tmp_path: Path, make: Callable[[], Dataset]) -> None:
+    ds = make()
+    root = trained(tmp_path, make)
+    run_stages(root, "export")
+    serving = json.loads((root / "models/serving.json").read_text())
+    assert [i["column"] for i in serving["inputs"]] == ds.features
+    assert serving["parity"]["label_mismatches"] == 0
+    # The served app answers requests written with the dataset's own column names.
+    settings = Settings.model_validate({
+        "model_dir": root / "models", "contract_path": root / "gx/expectations/data.json",
+        "dvc_lock_path": root / "dvc.lock", "metrics_path": root / "reports/metrics.json",
+        "params_path": root / "params.yaml", "git_commit": "abc123",
+    })
+    client = TestClient(create_app(settings, load_serving_model(settings)))
+    assert client.get("/ready").status_code == 200
+    rows = pd.read_parquet(root / "data/prepared/test.parquet").head(5)
+    records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+               for r in rows[ds.features].to_dict(orient="records")]
+    answer = client.post("/predict", json=records)
+    assert answer.status_code == 200, answer.text
+    labels = [p["label"] for p in answer.json()["predictions"]]
+    loaded = model_io.load(root / "models/model.skops", root / "models/model.json")
+    assert labels == [str(v) for v in loaded.estimator.predict(rows[ds.features])]
+    missing = client.post("/predict", json={k: v for k, v in records[0].items() if k != ds.features[0]})
+    assert missing.status_code == 422 and ds.features[0] in str(missing.json()["detail"][0]["loc"])
