@@ -25,7 +25,7 @@ install: $(STAMP) ## create .venv (if missing) and install the project with its 
 	@# Inside GitHub Actions, the workflow's later steps call `pipeline ...` directly.
 	@if [ -n "$${GITHUB_PATH:-}" ]; then echo "$(BIN)" >> "$$GITHUB_PATH"; fi
 
-run: install ## the main job: `dvc repro` of the whole pipeline on the embedded data, then the report
+run: install ## the main job: `dvc repro` of the whole pipeline on the example data, then the report
 	$(BIN)/dvc repro
 	$(BIN)/pipeline report
 

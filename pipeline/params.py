@@ -25,7 +25,7 @@ class _Frozen(BaseModel):
 
 class DataParams(_Frozen):
     source: str = Field(
-        description="'palmerpenguins' for the embedded dataset, or a path to a CSV file to ingest"
+        min_length=1, description="the CSV file to ingest: relative to the project root, or absolute"
     )
     raw: str = Field(description="where the immutable raw snapshot lives, relative to the repo root")
     target: str

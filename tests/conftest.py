@@ -24,7 +24,7 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a project needs to run the pipeline: everything else is code, installed in the venv.
-PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx"]
+PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx", "data/external"]
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -78,7 +78,7 @@ def copy_project(dest: Path) -> Path:
     for name in PROJECT_FILES:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name)
+            shutil.copytree(src, dest / name, dirs_exist_ok=True)
         else:
             shutil.copy2(src, dest / name)
     return dest

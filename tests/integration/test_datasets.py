@@ -4,6 +4,7 @@ their CSV, a contract drafted from it, params.yaml pointed at both, then the sta
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from pipeline.serve.app import create_app
 from pipeline.serve.loader import load_serving_model
 from pipeline.settings import Settings
 from tests import datasets
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.datasets import Dataset
+from tests.integration.conftest import ran, sh
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +106,23 @@ def test_any_column_names_export_prove_parity_and_serve(tmp_path: Path, make: Ca
     assert labels == [str(v) for v in loaded.estimator.predict(rows[ds.features])]
     missing = client.post("/predict", json={k: v for k, v in records[0].items() if k != ds.features[0]})
     assert missing.status_code == 422 and ds.features[0] in str(missing.json()["detail"][0]["loc"])
+
+
+def test_a_new_dataset_is_a_params_edit_and_dvc_tracks_its_source(tmp_path: Path) -> None:
+    """dvc.yaml is the repository's, untouched: data paths come from params.yaml, and the source file's
+    content is a dependency of ingest."""
+    root = datasets.write_project(tmp_path / "project", datasets.breast_cancer(), **FAST)
+    # A clone of this repository: the stages' code is a DVC dependency.
+    shutil.copytree(REPO / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "init", "-q")
+    sh(root, "dvc", "repro", "prepare")
+    run_stages(root, "profile")
+    first = sh(root, "dvc", "repro").stdout
+    assert ran(first) == ["validate", "train", "export", "evaluate", "gate"]
+    assert (root / "data/raw/breast_cancer.csv").is_file()
+    source = root / "source/breast_cancer.csv"
+    header, *rows = source.read_text().splitlines()
+    source.write_text("\n".join([header, *rows[:-1]]) + "\n")  # the user's export lost a row
+    assert ran(sh(root, "dvc", "repro").stdout)[:2] == ["ingest", "prepare"]
+    assert len((root / "data/raw/breast_cancer.csv").read_text().splitlines()) == len(rows)

@@ -20,6 +20,20 @@ def test_noop_repro_runs_nothing(repo: Path) -> None:
     assert all(f"Stage '{s}' didn't change" in out for s in STAGES)
 
 
+def test_editing_the_source_csv_reruns_ingest(repo: Path) -> None:
+    source = repo / "data/external/penguins.csv"
+    original = source.read_text()
+    try:
+        header, *rows = original.splitlines()
+        source.write_text("\n".join([header, *rows[:-1]]) + "\n")
+        out = sh(repo, "dvc", "repro").stdout
+        assert ran(out)[:2] == ["ingest", "prepare"]
+        assert (repo / "data/raw/penguins.csv").read_text().count("\n") == len(rows)
+    finally:
+        source.write_text(original)
+        sh(repo, "dvc", "repro")
+
+
 def test_changing_one_hyperparameter_reruns_only_train_onward(repo: Path) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"]["random_forest"]["n_estimators"] = 50
@@ -56,3 +70,4 @@ def test_bad_data_stops_the_dag_before_training(repo: Path) -> None:
     assert ran(result.stdout) == ["ingest", "prepare", "validate"]
     assert "column 'island'" in result.stderr and "'Atlantis'" in result.stderr
     assert (digest(model), digest(metrics)) == before
+
