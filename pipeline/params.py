@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
@@ -89,9 +89,18 @@ class MetricGateParams(_Frozen):
     min_roc_auc: Fraction | None = None
     min_pr_auc: Fraction | None = None
     min_f1: Fraction | None = None
-    baseline_rev: str = "main"
+    # The git revision whose committed metrics a change must not fall below; null: no baseline comparison.
+    baseline_rev: str | None = "main"
     tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
     compare: tuple[Compared, ...] = ("accuracy", "macro_f1")
+
+    @field_validator("baseline_rev")
+    @classmethod
+    def _revision(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"gates.metrics.baseline_rev is {value!r}; give a git revision such as main, "
+                             "or null for no baseline comparison")
+        return value
 
 
 class GateParams(_Frozen):

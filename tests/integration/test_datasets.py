@@ -126,3 +126,20 @@ def test_a_new_dataset_is_a_params_edit_and_dvc_tracks_its_source(tmp_path: Path
     source.write_text("\n".join([header, *rows[:-1]]) + "\n")  # the user's export lost a row
     assert ran(sh(root, "dvc", "repro").stdout)[:2] == ["ingest", "prepare"]
     assert len((root / "data/raw/breast_cancer.csv").read_text().splitlines()) == len(rows)
+
+
+def test_baseline_metrics_of_another_dataset_are_not_compared(tmp_path: Path) -> None:
+    root = trained(tmp_path, datasets.iris)
+    run_stages(root, "evaluate")
+    # main holds the penguins' metrics (this repository's), better than iris's on every compared metric.
+    (root / "reports/metrics.json").rename(root / "iris_metrics.json")
+    (root / "reports/metrics.json").write_text((REPO / "reports/metrics.json").read_text())
+    sh(root, "git", "init", "-q", "-b", "main")
+    sh(root, "git", "add", "reports/metrics.json")
+    sh(root, "git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "penguins")
+    (root / "iris_metrics.json").rename(root / "reports/metrics.json")
+    result = run_cli(root, "gate", "metrics", "--baseline", "main")
+    assert result.returncode == 0, result.stderr
+    assert "not comparable (they are for another dataset (features differs))" in result.stdout
+    gate = json.loads((root / "reports/metrics_gate.json").read_text())
+    assert all(row["baseline"] is None for row in gate["summary"]["comparison"])

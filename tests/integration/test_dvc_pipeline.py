@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import BIN, REPO
 from tests.integration.conftest import STAGES, digest, ran, sh
 
 pytestmark = pytest.mark.integration
@@ -71,3 +71,15 @@ def test_bad_data_stops_the_dag_before_training(repo: Path) -> None:
     assert "column 'island'" in result.stderr and "'Atlantis'" in result.stderr
     assert (digest(model), digest(metrics)) == before
 
+
+
+def test_make_run_writes_the_report_when_the_gate_fails_and_exits_non_zero(repo: Path) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["random_forest"].update(n_estimators=1, max_depth=1)  # a model too weak for the floors
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / "reports/report.md").unlink(missing_ok=True)
+    result = sh(repo, "make", "--no-print-directory", "run", f"VENV={BIN.parent}", check=False)
+    assert result.returncode != 0
+    assert "failed to reproduce 'gate'" in result.stderr
+    report = (repo / "reports/report.md").read_text()
+    assert "Metric gate: failed" in report and "gates.metrics.min_accuracy" in report
