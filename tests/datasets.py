@@ -58,6 +58,13 @@ def iris() -> Dataset:
     return _sklearn(load_iris, "iris", "species", labelled=True)
 
 
+def diabetes() -> Dataset:
+    """Regression: a continuous target (disease progression), ten numeric columns."""
+    from sklearn.datasets import load_diabetes
+
+    return _sklearn(load_diabetes, "diabetes", "progression", labelled=False)
+
+
 def hostile(rows: int = 240, seed: int = 3) -> Dataset:
     """Synthetic, binary, with the column names users have: spaces, '/', '.', a leading digit, unicode, a
     leading underscore, BaseModel and graph names (json, label), two names equal once sanitised, and a

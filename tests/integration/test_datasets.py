@@ -143,3 +143,14 @@ def test_baseline_metrics_of_another_dataset_are_not_compared(tmp_path: Path) ->
     assert "not comparable (they are for another dataset (features differs))" in result.stdout
     gate = json.loads((root / "reports/metrics_gate.json").read_text())
     assert all(row["baseline"] is None for row in gate["summary"]["comparison"])
+
+
+def test_a_regression_target_is_refused_at_prepare_in_one_line(tmp_path: Path) -> None:
+    root = datasets.write_project(tmp_path / "project", datasets.diabetes(), **FAST)
+    run_stages(root, "ingest")
+    result = run_cli(root, "prepare")
+    assert result.returncode == 3
+    [line] = [x for x in result.stderr.splitlines() if x.strip()]
+    assert line.startswith("error: data/raw/diabetes.csv: data.target 'progression' is a float64 column with ")
+    assert "a regression target; this pipeline trains classifiers only" in line
+    assert not (root / "data/prepared/train.parquet").exists()
