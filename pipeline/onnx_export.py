@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contract import Column
-from pipeline.served_model import MISSING_STRING, graph_inputs
+from pipeline.served_model import MISSING_STRING, graph_inputs, input_names
 
 # Labels must be equal; probabilities may differ by the float32 rounding of the graph's output.
 PROBABILITY_TOLERANCE = 1e-5
@@ -38,6 +38,7 @@ class Parity:
     label_mismatches: int
     max_probability_difference: float
     worst_row: int
+    tied_rows: int = 0  # rows whose top classes tie, where the graph chose the other of them
 
     @property
     def ok(self) -> bool:
@@ -45,8 +46,11 @@ class Parity:
 
 
 def input_specs(columns: Sequence[Column]) -> list[dict[str, str]]:
-    """The graph's inputs, one [n, 1] tensor per feature: numbers as double, the rest as strings."""
-    return [{"name": c.name, "type": "double" if c.is_numeric else "string"} for c in columns]
+    """The graph's inputs, one [n, 1] tensor per feature: numbers as double, the rest as strings; `column` is
+    the feature's own name, `name` the graph input's (they differ for names that are not plain identifiers)."""
+    names = input_names([c.name for c in columns])
+    return [{"column": c.name, "name": names[c.name], "type": "double" if c.is_numeric else "string"}
+            for c in columns]
 
 
 def feed(frame: pd.DataFrame, columns: Sequence[Column]) -> dict[str, np.ndarray]:
@@ -84,9 +88,11 @@ def _register_double_imputer() -> None:
     update_registered_converter(SimpleImputer, "SklearnImputer", calculate_sklearn_imputer_output_shapes, convert)
 
 
-def _for_string_inputs(estimator: Any) -> Any:
-    """A copy whose categorical imputers replace MISSING_STRING (not NaN, which a string tensor cannot
-    hold). Only the marker changes; the fitted statistics are the trained ones."""
+def _for_graph(estimator: Any, names: dict[str, str]) -> Any:
+    """A copy for conversion: its categorical imputers replace MISSING_STRING (not NaN, which a string
+    tensor cannot hold), and its column transformers select the graph's input names (`names`, column ->
+    input) instead of the columns' own. Only these change; the fitted statistics are the trained ones."""
+    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
 
     est = copy.deepcopy(estimator)
@@ -96,6 +102,11 @@ def _for_string_inputs(estimator: Any) -> Any:
         if isinstance(node, SimpleImputer) and getattr(node, "statistics_", None) is not None \
                 and node.statistics_.dtype == object:
             node.missing_values = MISSING_STRING
+        if isinstance(node, ColumnTransformer):
+            node.transformers_ = [
+                (name, part, [names.get(c, c) for c in cols] if isinstance(cols, list | tuple) else cols)
+                for name, part, cols in node.transformers_
+            ]
         for attr in ("steps", "transformers_"):
             stack.extend(part[1] for part in getattr(node, attr, None) or ())
     return est
@@ -117,9 +128,11 @@ def convert(estimator: Any, columns: Sequence[Column]) -> Any:
     if not (isinstance(estimator, Pipeline) and len(estimator.steps) >= 2):
         raise ValueError(f"expected a Pipeline of preprocessing steps and a classifier, got {type(estimator).__name__}")
     _register_double_imputer()
-    est = _for_string_inputs(estimator)
+    names = input_names([c.name for c in columns])
+    est = _for_graph(estimator, names)
     preprocess, classifier = Pipeline(est.steps[:-1]), est.steps[-1][1]
-    types = [(c.name, DoubleTensorType([None, 1]) if c.is_numeric else StringTensorType([None, 1])) for c in columns]
+    types = [(names[c.name], DoubleTensorType([None, 1]) if c.is_numeric else StringTensorType([None, 1]))
+             for c in columns]
     pre = to_onnx(preprocess, initial_types=types, target_opset=TARGET_OPSET)
     tree = _is_tree_model(classifier)
     features = "features32" if tree else "features64"
@@ -154,12 +167,22 @@ def parity(session: Any, estimator: Any, frame: pd.DataFrame, columns: Sequence[
     labels, proba = session.run(["label", "probabilities"], feed(frame, columns))
     x = frame[[c.name for c in columns]]
     expected = estimator.predict_proba(x)
-    expected_labels = np.asarray(estimator.classes_)[expected.argmax(axis=1)].astype(str)
+    classes = np.asarray(estimator.classes_).astype(str)
+    expected_labels = classes[expected.argmax(axis=1)]
     diff = np.abs(np.asarray(proba, dtype=np.float64) - expected).max(axis=1)
-    mismatches = np.asarray(labels).astype(str) != expected_labels
+    labels = np.asarray(labels).astype(str)
+    differ = labels != expected_labels
+    # A row whose two most probable classes tie (within the probability tolerance; 0.5 each is common for a
+    # binary forest with an even number of trees) has two right answers: the graph may take the other one.
+    index = {c: i for i, c in enumerate(classes)}
+    positions = np.array([index.get(label, -1) for label in labels], dtype=int)
+    chosen = np.where(positions >= 0, expected[np.arange(len(labels)), positions.clip(0)], -1.0)
+    tied = differ & (expected.max(axis=1) - chosen <= PROBABILITY_TOLERANCE)
+    mismatches = differ & ~tied
     worst = int(np.argmax(mismatches)) if mismatches.any() else int(diff.argmax()) if len(diff) else 0
     return Parity(rows=len(frame), label_mismatches=int(mismatches.sum()),
-                  max_probability_difference=float(diff.max()) if len(diff) else 0.0, worst_row=worst)
+                  max_probability_difference=float(diff.max()) if len(diff) else 0.0, worst_row=worst,
+                  tied_rows=int(tied.sum()))
 
 
 def with_missing_values(
@@ -172,6 +195,8 @@ def with_missing_values(
         variant = head.copy()
         # Missing as the prepared data holds it (NaN in the column's own dtype), which is what
         # the trained imputers were fitted to replace.
-        variant[col.name] = pd.Series([None] * len(head), index=head.index, dtype=head[col.name].dtype)
+        # An integer column cannot hold NaN: a missing whole number arrives as float NaN, as at serving time.
+        dtype = np.float64 if pd.api.types.is_integer_dtype(head[col.name]) else head[col.name].dtype
+        variant[col.name] = pd.Series([None] * len(head), index=head.index, dtype=dtype)
         variants.append(variant)
     return pd.concat(variants, ignore_index=True) if variants else head

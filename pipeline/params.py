@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
@@ -25,7 +25,7 @@ class _Frozen(BaseModel):
 
 class DataParams(_Frozen):
     source: str = Field(
-        description="'palmerpenguins' for the embedded dataset, or a path to a CSV file to ingest"
+        min_length=1, description="the CSV file to ingest: relative to the project root, or absolute"
     )
     raw: str = Field(description="where the immutable raw snapshot lives, relative to the repo root")
     target: str
@@ -65,6 +65,10 @@ class TrainParams(_Frozen):
 
 class EvaluateParams(_Frozen):
     importance_repeats: Annotated[int, Field(ge=1, le=100)] = 5
+    positive_class: str | None = Field(
+        default=None,
+        description="binary tasks: the label ROC AUC, PR AUC and F1 are about; null: the last sorted label",
+    )
 
 
 class DataGateParams(_Frozen):
@@ -73,13 +77,30 @@ class DataGateParams(_Frozen):
     max_examples: Annotated[int, Field(ge=0, le=100)] = 5
 
 
+Compared = Literal["accuracy", "macro_f1", "roc_auc_ovr", "roc_auc", "pr_auc", "f1"]
+
+
 class MetricGateParams(_Frozen):
+    # Classification (binary and multiclass).
     min_accuracy: Fraction
     min_macro_f1: Fraction
     min_class_recall: Fraction
-    baseline_rev: str = "main"
+    # Binary classification only (of evaluate.positive_class); null: not gated.
+    min_roc_auc: Fraction | None = None
+    min_pr_auc: Fraction | None = None
+    min_f1: Fraction | None = None
+    # The git revision whose committed metrics a change must not fall below; null: no baseline comparison.
+    baseline_rev: str | None = "main"
     tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
-    compare: tuple[Literal["accuracy", "macro_f1", "roc_auc_ovr"], ...] = ("accuracy", "macro_f1")
+    compare: tuple[Compared, ...] = ("accuracy", "macro_f1")
+
+    @field_validator("baseline_rev")
+    @classmethod
+    def _revision(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"gates.metrics.baseline_rev is {value!r}; give a git revision such as main, "
+                             "or null for no baseline comparison")
+        return value
 
 
 class GateParams(_Frozen):

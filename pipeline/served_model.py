@@ -14,6 +14,7 @@ skl2onnx: the image has neither.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +32,45 @@ FORMAT = "onnx"
 # the export sets the trained imputers to replace exactly this, and the contract never allows it.
 MISSING_STRING = ""
 INPUT_TYPES = ("double", "string")
+# A column keeps its name as the graph's input when it is a plain identifier that is none of the graph's own
+# names; any other (spaces, '/', '.', unicode, a leading digit) is renamed, because skl2onnx rewrites such
+# names its own way and then cannot find the inputs it was given.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_GRAPH_NAMES = frozenset({"label", "probabilities", "features32", "features64"})
+
+
+def input_names(columns: Sequence[str]) -> dict[str, str]:
+    """The graph input for each column: its own name when plain, else `c<position>_<name with every other
+    character as '_'>`; the position keeps names apart that are equal once sanitised ("a b" and "a/b")."""
+    names: dict[str, str] = {}
+    for name in columns:
+        if _PLAIN.fullmatch(name) and name not in _GRAPH_NAMES:
+            names[name] = name
+    taken = set(names.values())
+    for i, name in enumerate(columns):
+        if name in names:
+            continue
+        candidate = f"c{i}_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+        while candidate in taken:  # a plain column may already be called c3_x
+            candidate += "_"
+        names[name] = candidate
+        taken.add(candidate)
+    return {name: names[name] for name in columns}
 
 
 def graph_inputs(columns: Sequence[Column], values: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
-    """The graph's inputs: one [n, 1] tensor per column, numbers as float64 (None -> NaN), the rest as
-    strings (None -> MISSING_STRING); the graph's imputers fill both, as in training. The server and
-    the export's parity proof both feed the graph through here, so the proof covers what is served."""
+    """The graph's inputs, keyed by input name (`input_names`): one [n, 1] tensor per column, numbers as
+    float64 (None -> NaN), the rest as strings (None -> MISSING_STRING); the graph's imputers fill both,
+    as in training. The server and the export's parity proof both feed the graph through here, so the proof
+    covers what is served. `values` is keyed by the columns' own names."""
+    names = input_names([c.name for c in columns])
     out: dict[str, np.ndarray] = {}
     for col in columns:
         column = values[col.name]
         if col.is_numeric:
-            out[col.name] = np.array(column, dtype=np.float64).reshape(-1, 1)
+            out[names[col.name]] = np.array(column, dtype=np.float64).reshape(-1, 1)
         else:
-            out[col.name] = np.array(
+            out[names[col.name]] = np.array(
                 [MISSING_STRING if v is None else str(v) for v in column], dtype=object
             ).reshape(-1, 1)
     return out
@@ -104,6 +131,11 @@ def load(model_path: Path, meta_path: Path) -> ServedModel:
         raise ModelError(f"{model_path}: onnxruntime cannot load it ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:200]}); re-export it with `dvc repro export`") from None
     expected = [(i["name"], i["type"]) for i in meta["inputs"]]
+    features = list(meta["model"]["features"])
+    if [i.get("column", i["name"]) for i in meta["inputs"]] != features or \
+            [n for n, _ in expected] != [input_names(features)[f] for f in features]:
+        raise ModelError(f"{meta_path}: its inputs do not map the model's features {features[:3]}... to graph "
+                         "inputs as this version does; re-export it with `dvc repro export`")
     actual = [(i.name, "double" if i.type == "tensor(double)" else "string" if i.type == "tensor(string)" else i.type)
               for i in session.get_inputs()]
     if actual != expected:

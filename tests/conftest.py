@@ -33,7 +33,7 @@ for _name in [name for name in os.environ if name.startswith(RUNNER_VARIABLE_PRE
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a project needs to run the pipeline: everything else is code, installed in the venv.
-PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx"]
+PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx", "data/external"]
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -87,7 +87,7 @@ def copy_project(dest: Path) -> Path:
     for name in PROJECT_FILES:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name)
+            shutil.copytree(src, dest / name, dirs_exist_ok=True)
         else:
             shutil.copy2(src, dest / name)
     return dest

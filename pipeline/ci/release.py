@@ -35,6 +35,9 @@ def _metrics(metrics: dict[str, Any] | None) -> list[str]:
         ("accuracy", "accuracy"),
         ("macro_f1", "macro F1"),
         ("roc_auc_ovr", "ROC AUC (one-vs-rest)"),
+        ("roc_auc", "ROC AUC"),
+        ("pr_auc", "PR AUC (average precision)"),
+        ("f1", "F1 of the positive class"),
     ):
         if key in metrics:
             lines.append(f"| {label} | {_num(metrics[key])} |")

@@ -83,14 +83,20 @@ def _export(ctx: Context) -> Outcome:
     proof = meta["parity"]
     return Outcome([f"exported {ctx.paths.rel(ctx.paths.model)} -> {ctx.paths.rel(ctx.paths.onnx_model)} "
                     f"(sha256 {meta['sha256'][:12]}): same labels on all {proof['rows']} checked rows, "
-                    f"probabilities within {proof['max_probability_difference']:.1e}"])
+                    f"probabilities within {proof['max_probability_difference']:.1e}"
+                    + (f" ({proof['tied_rows']} rows with tied top classes got the other of them)"
+                       if proof.get("tied_rows") else "")])
 
 
 def _evaluate(ctx: Context) -> Outcome:
     from pipeline.stages import evaluate
 
     m = evaluate.run(ctx.params, ctx.paths)
-    return Outcome([f"accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} on {m['test_rows']} rows"],
+    extra = "".join(f", {label} {m[key]:.4f}" for key, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"),
+                                                                  ("f1", f"F1 of {m.get('positive_class')!r}"))
+                    if isinstance(m.get(key), float))
+    return Outcome([f"{m['task']}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}{extra} "
+                    f"on {m['test_rows']} rows"],
                    outputs={"accuracy": f"{m['accuracy']:.4f}", "macro_f1": f"{m['macro_f1']:.4f}"})
 
 

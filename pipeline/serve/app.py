@@ -20,7 +20,7 @@ from pipeline.serve.loader import ServingModel
 from pipeline.serve.metrics import Metrics
 from pipeline.serve.middleware import RequestGuard
 from pipeline.serve.predictor import MicroBatcher
-from pipeline.serve.schema import record_model, request_body, response_model
+from pipeline.serve.schema import record_model, renamed_attributes, request_body, response_model
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline.serve")
@@ -48,6 +48,7 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         model.predictor, settings.max_batch_rows, on_call=metrics.model_calls.inc
     ) if model.predictor else None
     record = record_model(model.contract, model.features)
+    renamed = renamed_attributes(record)
     body_type = request_body(record, settings.max_batch)
 
     app = FastAPI(
@@ -98,7 +99,8 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         if batcher is None:
             return JSONResponse({"detail": f"model not ready: {model.problem}"}, status_code=503)
         records: list[Any] = body if isinstance(body, list) else [body]
-        rows = [r.__dict__ for r in records]
+        rows = [r.__dict__ for r in records] if not renamed else \
+            [{renamed.get(k, k): v for k, v in r.__dict__.items()} for r in records]
         results = await batcher.submit(rows)
         for label, count in Counter(label for label, _ in results).items():
             metrics.predictions.labels(label).inc(count)

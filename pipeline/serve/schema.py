@@ -7,6 +7,7 @@ built from those two, so the data gate, the training data and the API cannot dri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -16,14 +17,18 @@ from pipeline.contract import Column, DataContract
 from pipeline.errors import ConfigError
 
 
-def _field(column: Column) -> tuple[Any, Any]:
-    """(annotation, FieldInfo) of one feature column."""
+def _field(column: Column, alias: str | None = None) -> tuple[Any, Any]:
+    """(annotation, FieldInfo) of one feature column; `alias` is the name requests use when it differs."""
     kind: Any
     constraints: dict[str, Any] = {}
     if column.is_numeric:
         # strict: "39.1" or true is a client error, not a number; NaN and inf never reach the model.
         kind = int if column.is_integer else float
-        constraints = {"strict": True, "ge": column.minimum, "le": column.maximum}
+        low, high = column.minimum, column.maximum
+        if column.is_integer:  # a whole-number column's bounds may be given as 0.5: the nearest whole numbers inside
+            low = math.ceil(low) if low is not None else None
+            high = math.floor(high) if high is not None else None
+        constraints = {"strict": True, "ge": low, "le": high}
         if not column.is_integer:
             constraints["allow_inf_nan"] = False
     elif column.allowed is not None:
@@ -36,21 +41,39 @@ def _field(column: Column) -> tuple[Any, Any]:
         description += f", in [{column.minimum}, {column.maximum}]"
     if column.nullable:
         # Missing and null both mean "unknown": the model's imputers fill them as in training.
-        return kind | None, Field(None, description=description + ", may be null", **constraints)
-    return kind, Field(..., description=description, **constraints)
+        return kind | None, Field(None, alias=alias, description=description + ", may be null", **constraints)
+    return kind, Field(..., alias=alias, description=description, **constraints)
+
+
+def _attribute(name: str, position: int) -> str:
+    """The Python attribute a feature is held in: its own name unless pydantic cannot take it (a leading
+    underscore, or a name BaseModel already has, such as `json` or `copy`); the request uses the name itself."""
+    return f"field_{position}" if name.startswith("_") or hasattr(BaseModel, name) else name
 
 
 def record_model(contract: DataContract, features: Sequence[str]) -> type[BaseModel]:
+    """One observation. Requests use the features' own names, whatever characters they hold."""
     unknown = [f for f in features if f not in contract.names]
     if unknown:
         raise ConfigError(f"{contract.source}: model features {unknown} are not in the contract; retrain the model")
-    fields = {name: _field(contract.column(name)) for name in features}
+    fields: dict[str, tuple[Any, Any]] = {}
+    for i, name in enumerate(features):
+        attr = _attribute(name, i)
+        while attr != name and (attr in features or attr in fields):  # a feature may be called field_0
+            attr += "_"
+        fields[attr] = _field(contract.column(name), alias=name if attr != name else None)
     return create_model(  # type: ignore[call-overload]
         "Record",
-        __config__=ConfigDict(extra="forbid", frozen=True),
+        # protected_namespaces=(): a feature may well be called model_year.
+        __config__=ConfigDict(extra="forbid", frozen=True, protected_namespaces=()),
         __doc__="One observation; fields, types, categories and ranges come from the data contract.",
         **fields,
     )
+
+
+def renamed_attributes(record: type[BaseModel]) -> dict[str, str]:
+    """attribute -> feature name, for the features held under another attribute (see `_attribute`)."""
+    return {attr: info.alias for attr, info in record.model_fields.items() if info.alias and info.alias != attr}
 
 
 def _shape(value: Any) -> str:

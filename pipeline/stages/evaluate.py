@@ -11,6 +11,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
     auc,
+    average_precision_score,
     confusion_matrix,
     f1_score,
     precision_recall_curve,
@@ -21,13 +22,30 @@ from sklearn.metrics import (
 from sklearn.preprocessing import label_binarize
 
 from pipeline import model as model_io
-from pipeline.errors import DataError
+from pipeline.errors import ConfigError, DataError
 from pipeline.io import atomic_write, write_json
 from pipeline.params import Params
 from pipeline.paths import Paths
 
+# A binary model's labels are its most probable class: the positive class wins at probability > 0.5.
+DECISION_THRESHOLD = 0.5
 
-def compute_metrics(y_true: pd.Series, y_pred: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+
+def positive_class(classes: list[str], configured: str | None) -> str:
+    """The class binary metrics are about: evaluate.positive_class, else the last of the sorted labels
+    (scikit-learn's convention: "1" of 0/1, "yes" of no/yes)."""
+    if configured is None:
+        return classes[-1]
+    if configured not in classes:
+        raise ConfigError(f"params.yaml: evaluate.positive_class {configured!r} is not one of the model's classes "
+                          f"{classes}; set it to one of them or to null")
+    return configured
+
+
+def compute_metrics(y_true: pd.Series, y_pred: np.ndarray, proba: np.ndarray, classes: list[str],
+                    positive: str | None = None) -> dict[str, Any]:
+    """Metrics of a classifier: `task` is "binary" for two classes (with ROC AUC, PR AUC and F1 of the
+    positive class), else "multiclass" (with one-vs-rest ROC AUC)."""
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0
     )
@@ -35,30 +53,50 @@ def compute_metrics(y_true: pd.Series, y_pred: np.ndarray, proba: np.ndarray, cl
         c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
     }
-    present = sorted(set(y_true))
+    common = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)),
+    }
+    present = set(y_true)
+    if len(classes) == 2:
+        pos = positive_class(classes, positive)
+        is_pos = (np.asarray(y_true) == pos).astype(int)
+        score = proba[:, classes.index(pos)]
+        both = len(present) == 2  # AUCs are undefined when the test split holds one class only
+        return {
+            "task": "binary",
+            **common,
+            "positive_class": pos,
+            "threshold": DECISION_THRESHOLD,
+            "roc_auc": float(roc_auc_score(is_pos, score)) if both else None,
+            "pr_auc": float(average_precision_score(is_pos, score)) if both else None,
+            "f1": float(f1_score(y_true, y_pred, pos_label=pos, average="binary", zero_division=0)),
+            "per_class": per_class,
+            "test_rows": len(y_true),
+        }
     roc = (
         float(roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
         if len(present) == len(classes)
         else None
     )
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=classes, zero_division=0)),
-        "roc_auc_ovr": roc,
-        "per_class": per_class,
-        "test_rows": len(y_true),
-    }
+    return {"task": "multiclass", **common, "roc_auc_ovr": roc, "per_class": per_class, "test_rows": len(y_true)}
 
 
-def _curves(y_true: pd.Series, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+def _curves(y_true: pd.Series, proba: np.ndarray, classes: list[str], positive: str | None) -> dict[str, Any]:
     onehot = label_binarize(y_true, classes=classes)
     if len(classes) == 2:
         onehot = np.hstack([1 - onehot, onehot])
+    shown = [positive] if positive is not None else classes
     per_class = {}
     for i, cls in enumerate(classes):
+        if cls not in shown:
+            continue
         fpr, tpr, _ = roc_curve(onehot[:, i], proba[:, i])
         prec, rec, _ = precision_recall_curve(onehot[:, i], proba[:, i])
         per_class[cls] = {"fpr": fpr, "tpr": tpr, "precision": prec, "recall": rec, "auc": auc(fpr, tpr)}
+    if positive is not None:  # binary: the positive class's curve is the one line per revision
+        c = per_class[positive]
+        return {"per_class": per_class, "micro": (c["fpr"], c["tpr"], c["precision"], c["recall"])}
     # Micro-averaged curves give DVC one line per revision to compare.
     micro_fpr, micro_tpr, _ = roc_curve(onehot.ravel(), proba.ravel())
     micro_p, micro_r, _ = precision_recall_curve(onehot.ravel(), proba.ravel())
@@ -96,7 +134,8 @@ def _write_pngs(paths: Paths, cm: np.ndarray, classes: list[str], curves: dict[s
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
         ax.legend(loc="lower right" if name == "roc.png" else "lower left")
-        ax.set_title("ROC (one-vs-rest)" if name == "roc.png" else "Precision-recall (one-vs-rest)")
+        kind = "ROC" if name == "roc.png" else "Precision-recall"
+        ax.set_title(f"{kind} (one-vs-rest)" if len(curves["per_class"]) > 1 else f"{kind} (positive class)")
         save(fig, name)
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -105,6 +144,13 @@ def _write_pngs(paths: Paths, cm: np.ndarray, classes: list[str], curves: dict[s
     ax.set_xlabel("permutation importance (accuracy drop)")
     ax.set_title("Feature importance")
     save(fig, "feature_importance.png")
+
+
+def dataset_identity(model_meta: dict[str, Any]) -> dict[str, Any]:
+    """What the metrics were measured on, recorded with them so the metric gate compares like with like:
+    the same target, features and labels (a baseline on another dataset or task is not comparable)."""
+    return {"target": model_meta["target"], "features": list(model_meta["features"]),
+            "classes": [str(c) for c in model_meta["classes"]]}
 
 
 def run(params: Params, paths: Paths) -> dict[str, Any]:
@@ -116,10 +162,11 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
     classes = loaded.classes
     proba = loaded.estimator.predict_proba(x)
     pred = loaded.estimator.predict(x).astype(str)
-    metrics = compute_metrics(y, pred, proba, classes)
+    metrics = compute_metrics(y, pred, proba, classes, params.evaluate.positive_class)
+    metrics["data"] = dataset_identity(loaded.meta)
 
     cm = confusion_matrix(y, pred, labels=classes)
-    curves = _curves(y, proba, classes)
+    curves = _curves(y, proba, classes, metrics.get("positive_class"))
     imp = permutation_importance(
         loaded.estimator, x, y, n_repeats=params.evaluate.importance_repeats, random_state=params.train.seed
     )

@@ -67,8 +67,9 @@ def export(
         raise ModelError(
             f"{onnx_path.name}: the ONNX graph answers differently from {source} "
             f"({proof.label_mismatches} of {proof.rows} labels differ, max probability difference "
-            f"{proof.max_probability_difference:.2e} > {onnx_export.PROBABILITY_TOLERANCE:g}, worst at checked row "
-            f"{proof.worst_row}); not written, the last exported model stays. Report the estimator to skl2onnx"
+            f"{proof.max_probability_difference:.2e} (tolerance {onnx_export.PROBABILITY_TOLERANCE:g}), worst at "
+            f"checked row {proof.worst_row}); not written, the last exported model stays. "
+            "Report the estimator to skl2onnx"
         )
 
     atomic_write(onnx_path, lambda tmp: tmp.write_bytes(graph))
@@ -84,6 +85,7 @@ def export(
             "rows": proof.rows,
             "data": [*data, f"the first {onnx_export.MISSING_VARIANT_ROWS} rows with each feature missing"],
             "label_mismatches": proof.label_mismatches,
+            "tied_rows": proof.tied_rows,
             "max_probability_difference": proof.max_probability_difference,
             "tolerance": onnx_export.PROBABILITY_TOLERANCE,
         },

@@ -1,13 +1,13 @@
-"""ingest: copy the configured source into the immutable raw snapshot that DVC hashes.
+"""ingest: copy the configured source CSV into the immutable raw snapshot that DVC hashes.
 
-`data.source: palmerpenguins` takes the CSV that the palmerpenguins package ships, so the
-default pipeline needs no network and no credentials.
+`data.source` is a path (relative to the project root, or absolute); dvc.yaml lists it as the stage's
+dependency, so editing the source re-runs the pipeline from here. The penguins example ships in the
+repository as data/external/penguins.csv, so the default pipeline needs no network and no credentials.
 """
 
 from __future__ import annotations
 
 import shutil
-from importlib import resources
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -15,17 +15,13 @@ from pipeline.io import atomic_write
 from pipeline.params import Params
 from pipeline.paths import Paths
 
-BUILTIN = "palmerpenguins"
-
 
 def source_path(source: str, root: Path) -> Path:
-    if source == BUILTIN:
-        ref = resources.files("palmerpenguins") / "data" / "penguins.csv"
-        return Path(str(ref))
     path = Path(source).expanduser()
     path = path if path.is_absolute() else root / path
     if not path.is_file():
-        raise ConfigError(f"params.yaml: data.source {source!r} is not a file; give a CSV path or {BUILTIN!r}")
+        raise ConfigError(f"params.yaml: data.source {source!r} is not a file; give the path of your CSV "
+                          "(the penguins example is data/external/penguins.csv)")
     return path
 
 

@@ -22,8 +22,10 @@ def load_baseline(paths: Paths, rev: str) -> tuple[dict | None, str]:
 
 
 def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> Verdict:
+    """`baseline_rev` (the --baseline flag) overrides gates.metrics.baseline_rev, which may be null: no baseline."""
     current = read_json(paths.metrics, "metrics")
-    base, label = load_baseline(paths, baseline_rev or params.gates.metrics.baseline_rev)
+    rev = baseline_rev or params.gates.metrics.baseline_rev
+    base, label = load_baseline(paths, rev) if rev is not None else (None, None)
     verdict = metric_gate.evaluate(current, base, params.gates.metrics, baseline_label=label)
     write_json(paths.metrics_gate_json, verdict.to_dict())
     markdown = metric_gate.to_markdown(verdict)

@@ -42,6 +42,10 @@ def _check_structure(text: str, where: str, contract: DataContract, delimiter: s
     """Check header and per-line field counts; return the header."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(f"{where}:1: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+                        "give each column its own name")
     missing = [c for c in contract.names if c not in header]
     if missing:
         hint = ""
@@ -118,13 +122,28 @@ def handle_missing(frame: pd.DataFrame, params: Params, features: list[str], whe
     return frame
 
 
+def check_classification_target(frame: pd.DataFrame, params: Params, contract: DataContract, where: str) -> None:
+    """Refuse, in one line, a target that is a quantity rather than a label: the pipeline trains classifiers."""
+    target = params.data.target
+    column = contract.column(target)
+    distinct = int(frame[target].nunique())
+    continuous = column.is_numeric and not column.is_integer
+    if continuous or (distinct > 20 and distinct > len(frame) / 2):
+        kind = f"a {column.dtype} column" if continuous else "a column"
+        raise DataError(
+            f"{where}: data.target {target!r} is {kind} with {distinct} distinct values in {len(frame)} rows, a "
+            "regression target; this pipeline trains classifiers only: choose a categorical target (or bin the "
+            f"values into classes and declare the column as int64 or str in {contract.source})"
+        )
+
+
 def split(frame: pd.DataFrame, params: Params, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     target = frame[params.data.target]
     counts = target.value_counts()
     if (counts < 2).any() or len(frame) < 4:
-        rare = counts[counts < 2].index.tolist()
+        rare = counts[counts < 2].index.tolist()[:MAX_LISTED]
         raise DataError(
-            f"{where}: cannot stratify the split, classes {rare} have fewer than 2 rows "
+            f"{where}: cannot stratify the split, classes {rare} (of {int((counts < 2).sum())}) have fewer than 2 rows "
             f"({len(frame)} usable rows); add data or remove those classes"
         )
     try:
@@ -148,6 +167,7 @@ def run(params: Params, paths: Paths, contract: DataContract | None = None) -> t
     frame = read_raw(raw, params, contract, where)
     features = list(params.data.features)
     frame = handle_missing(frame, params, features, where)
+    check_classification_target(frame, params, contract, where)
     train, test = split(frame, params, where)
     for part, dest in ((train, paths.train), (test, paths.test)):
         atomic_write(dest, part.to_parquet)

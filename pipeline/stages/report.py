@@ -14,9 +14,11 @@ from pipeline.stages.evaluate import plot_files
 
 def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
     rev = baseline_rev or params.gates.metrics.baseline_rev
-    base = baseline.yaml_at(paths.root, rev, "params.yaml")
-    if base is None:  # a pull-request checkout may only have the remote-tracking ref
-        base = baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
+    base = None
+    if rev is not None:
+        base = baseline.yaml_at(paths.root, rev, "params.yaml")
+        if base is None:  # a pull-request checkout may only have the remote-tracking ref
+            base = baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
     current = yaml.safe_load(paths.params.read_text(encoding="utf-8"))
     plots = [f"plots/{p}" for p in plot_files() if (paths.plots / p).is_file()]
     # The report says what is missing rather than failing.
@@ -26,7 +28,7 @@ def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
         data_md=paths.data_gate_md.read_text(encoding="utf-8") if paths.data_gate_md.is_file() else None,
         metrics_md=paths.metrics_gate_md.read_text(encoding="utf-8") if paths.metrics_gate_md.is_file() else None,
         diff=report.params_diff(current, base),
-        baseline_label=rev,
+        baseline_label=rev or "no baseline (gates.metrics.baseline_rev: null)",
         has_baseline_params=base is not None,
         plots=plots,
         served_md=served,

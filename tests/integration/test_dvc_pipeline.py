@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import BIN, REPO
 from tests.integration.conftest import STAGES, digest, ran, sh
 
 pytestmark = pytest.mark.integration
@@ -51,6 +51,20 @@ def test_the_data_gate_reuses_the_reproduced_verdict_only_while_its_inputs_are_u
     assert reused in sh(repo, "pipeline", "gate", "data").stdout
 
 
+def test_editing_the_source_csv_reruns_ingest(repo: Path) -> None:
+    source = repo / "data/external/penguins.csv"
+    original = source.read_text()
+    try:
+        header, *rows = original.splitlines()
+        source.write_text("\n".join([header, *rows[:-1]]) + "\n")
+        out = sh(repo, "dvc", "repro").stdout
+        assert ran(out)[:2] == ["ingest", "prepare"]
+        assert (repo / "data/raw/penguins.csv").read_text().count("\n") == len(rows)
+    finally:
+        source.write_text(original)
+        sh(repo, "dvc", "repro")
+
+
 def test_changing_one_hyperparameter_reruns_only_train_onward(repo: Path) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"]["random_forest"]["n_estimators"] = 50
@@ -87,3 +101,16 @@ def test_bad_data_stops_the_dag_before_training(repo: Path) -> None:
     assert ran(result.stdout) == ["ingest", "prepare", "validate"]
     assert "column 'island'" in result.stderr and "'Atlantis'" in result.stderr
     assert (digest(model), digest(metrics)) == before
+
+
+
+def test_make_run_writes_the_report_when_the_gate_fails_and_exits_non_zero(repo: Path) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["random_forest"].update(n_estimators=1, max_depth=1)  # a model too weak for the floors
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / "reports/report.md").unlink(missing_ok=True)
+    result = sh(repo, "make", "--no-print-directory", "run", f"VENV={BIN.parent}", check=False)
+    assert result.returncode != 0
+    assert "failed to reproduce 'gate'" in result.stderr
+    report = (repo / "reports/report.md").read_text()
+    assert "Metric gate: failed" in report and "gates.metrics.min_accuracy" in report

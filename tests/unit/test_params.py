@@ -59,3 +59,15 @@ def test_non_mapping_file_is_rejected(tmp_path: Path) -> None:
 def test_missing_file_says_where_to_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="run from the project root"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_baseline_rev_null_is_no_comparison_and_empty_is_refused(make_params) -> None:
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    assert make_params(**{"gates.metrics.baseline_rev": None}).gates.metrics.baseline_rev is None
+    with pytest.raises(ConfigError) as err:
+        make_params(**{"gates.metrics.baseline_rev": ""})
+    assert str(err.value) == ("params.yaml: gates.metrics.baseline_rev is ''; give a git revision such as main, "
+                              "or null for no baseline comparison")

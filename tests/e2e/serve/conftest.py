@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[3]
 STAND_IN = "local/python-base:3.11-ca"
 # Image repository and container name prefix; jobs sharing one engine each set their own.
 REPOSITORY = os.environ.get("SERVE_E2E_REPOSITORY", "serve-e2e")
-# What the Dockerfile copies, besides the model and metrics the pipeline produces.
+# What the Dockerfile copies, besides the model and metrics the pipeline produces, and the example data the
+# stages train on when the repository has no model (.dockerignore keeps the data out of the image).
 SOURCES = ["Dockerfile", ".dockerignore", "requirements/serve.txt", "pipeline", "gx", "params.yaml", "dvc.yaml",
-           "dvc.lock"]
+           "dvc.lock", "data/external"]
 
 
 @pytest.fixture(scope="session")
