@@ -25,7 +25,9 @@ install: $(STAMP) ## create .venv (if missing) and install the project with its 
 	@# Inside GitHub Actions, the workflow's later steps call `pipeline ...` directly.
 	@if [ -n "$${GITHUB_PATH:-}" ]; then echo "$(BIN)" >> "$$GITHUB_PATH"; fi
 
+# `pipeline check` first: DVC parses params.yaml without bounds, and an alias bomb in it would hang `dvc repro`.
 run: install ## the main job: `dvc repro` of the whole pipeline on the embedded data, then the report
+	$(BIN)/pipeline check
 	$(BIN)/dvc repro
 	$(BIN)/pipeline report
 
@@ -36,6 +38,7 @@ test: install engine ## the full test suite: unit, integration (real DVC + GX), 
 	$(BIN)/pytest
 
 repro: install ## `dvc repro`: rerun only the stages whose code, params or data changed
+	$(BIN)/pipeline check
 	$(BIN)/dvc repro
 
 hadolint: install ## hadolint on the Dockerfile (the scan gate repeats it with its policy)

@@ -10,17 +10,30 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipeline.contract import DataContract, load_contract
-from pipeline.errors import DataError
+from pipeline.errors import ConfigError, DataError
 from pipeline.io import atomic_write
 from pipeline.params import Params
 from pipeline.paths import Paths
 
 MAX_LISTED = 3
+
+
+def require_columns(params: Params, contract: DataContract) -> None:
+    """data.target and data.features must be columns of the contract (else a KeyError deep in pandas)."""
+    unknown = [c for c in (params.data.target, *params.data.features) if c not in contract.names]
+    if unknown:
+        raise ConfigError(
+            f"params.yaml: data.target/data.features name {unknown}, which {contract.source} does not define; "
+            f"use columns of the contract: {list(contract.names)}"
+        )
+    if params.data.target in params.data.features:
+        raise ConfigError(f"params.yaml: data.features includes the target {params.data.target!r}; remove it")
 
 
 def _decode(path: Path, where: str) -> str:
@@ -35,12 +48,24 @@ def _decode(path: Path, where: str) -> str:
         ) from None
     if not text.strip():
         raise DataError(f"{where}: the file is empty; expected a header and at least one row")
-    return text
+    # Old Mac (CR-only) and Windows (CRLF) line endings are both line endings: read them as LF.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _check_structure(text: str, where: str, contract: DataContract, delimiter: str) -> list[str]:
     """Check header and per-line field counts; return the header."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _fields_checked(reader, where, contract, delimiter)
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = (f"a field is longer than {csv.field_size_limit()} characters; look for an unterminated "
+                       "quote or a wrong data.delimiter")
+        raise DataError(f"{where}:{reader.line_num}: cannot parse the CSV ({problem})") from None
+
+
+def _fields_checked(reader: Any, where: str, contract: DataContract, delimiter: str) -> list[str]:
     header = next(reader)
     missing = [c for c in contract.names if c not in header]
     if missing:
@@ -121,6 +146,14 @@ def handle_missing(frame: pd.DataFrame, params: Params, features: list[str], whe
 def split(frame: pd.DataFrame, params: Params, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     target = frame[params.data.target]
     counts = target.value_counts()
+    if len(counts) < 2:
+        # A one-class model passes every later check until onnxruntime aborts the process on export.
+        found = f"every labelled row has {params.data.target!r} = {counts.index[0]!r}" if len(counts) else (
+            f"no row has a {params.data.target!r} label")
+        raise DataError(
+            f"{where}: {found} ({len(frame)} rows); a classifier needs at least two classes: "
+            f"add rows of the other classes or check data.target in params.yaml"
+        )
     if (counts < 2).any() or len(frame) < 4:
         rare = counts[counts < 2].index.tolist()
         raise DataError(
@@ -141,6 +174,7 @@ def split(frame: pd.DataFrame, params: Params, where: str) -> tuple[pd.DataFrame
 
 def run(params: Params, paths: Paths, contract: DataContract | None = None) -> tuple[Path, Path]:
     contract = contract or load_contract(paths.root / params.gates.data.suite)
+    require_columns(params, contract)
     raw = paths.root / params.data.raw
     where = paths.rel(raw)
     if not raw.is_file():

@@ -161,7 +161,7 @@ def test_pip_audit_legacy_list_format_is_read(tmp_path: Path) -> None:
     [
         ('{"dependencies": [{"version": "1"}]}', "dependencies[0].name is missing"),
         ('{"dependencies": [{"name": "x", "vulns": [{"fix_versions": []}]}]}', "dependencies[0].vulns[0].id"),
-        ('{"dependencies": [', "pip-audit report is not valid JSON"),
+        ('{"dependencies": [', "not valid JSON (Expecting value): it ends early (truncated?) (the pip-audit report)"),
     ],
 )
 def test_malformed_pip_audit_reports_are_a_one_line_error(tmp_path: Path, text: str, expected: str) -> None:
