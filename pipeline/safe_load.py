@@ -117,7 +117,7 @@ class BoundedLoader(yaml.SafeLoader):
 
 def load_yaml(text: str, loader: type[BoundedLoader] = BoundedLoader, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
     """Parse one YAML document within the bounds; `ParseError` for anything invalid or unsafe."""
-    size = len(text.encode("utf-8"))
+    size = len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ParseError(f"is {size} bytes, over the {max_bytes}-byte limit for a configuration file; "
                          "is it the right file?")
@@ -146,7 +146,7 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def load_json(data: bytes | str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
     """Parse JSON within a size bound, refusing duplicate keys and nesting that would exhaust the stack."""
-    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ParseError(f"is {size} bytes, over the {max_bytes}-byte limit")
     try:
