@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -54,19 +54,38 @@ def _decode(path: Path, where: str) -> str:
 
 def _check_structure(text: str, where: str, contract: DataContract, delimiter: str) -> list[str]:
     """Check header and per-line field counts; return the header."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # strict: a quote still open at the end of the file is an error, not one field swallowing the rest.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    start = 1  # the line the record being read starts on: where an unterminated quote was opened
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        nonlocal start
+        while True:
+            start = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            yield start, fields
+
     try:
-        return _fields_checked(reader, where, contract, delimiter)
+        return _fields_checked(records(), where, contract, delimiter)
     except csv.Error as exc:
         problem = str(exc)
         if "field larger than field limit" in problem:
             problem = (f"a field is longer than {csv.field_size_limit()} characters; look for an unterminated "
                        "quote or a wrong data.delimiter")
-        raise DataError(f"{where}:{reader.line_num}: cannot parse the CSV ({problem})") from None
+        elif "unexpected end of data" in problem:
+            problem = "a quote opened on this line is never closed; close it or remove it"
+        else:
+            problem = f"cannot parse the CSV ({problem}); fix the quoting on this line"
+        raise DataError(f"{where}:{start}: {problem}") from None
 
 
-def _fields_checked(reader: Any, where: str, contract: DataContract, delimiter: str) -> list[str]:
-    header = next(reader)
+def _fields_checked(
+    records: Iterator[tuple[int, list[str]]], where: str, contract: DataContract, delimiter: str
+) -> list[str]:
+    _, header = next(records)
     missing = [c for c in contract.names if c not in header]
     if missing:
         hint = ""
@@ -75,10 +94,10 @@ def _fields_checked(reader: Any, where: str, contract: DataContract, delimiter: 
         raise DataError(f"{where}:1: missing columns {missing}{hint}; the contract in {contract.source} needs them")
     bad: list[str] = []
     rows = 0
-    for fields in reader:
+    for line, fields in records:
         rows += 1
         if len(fields) != len(header) and fields and len(bad) < MAX_LISTED:
-            bad.append(f"line {reader.line_num} has {len(fields)} fields")
+            bad.append(f"line {line} has {len(fields)} fields")
     if rows == 0:
         raise DataError(f"{where}: has a header but no data rows")
     if bad:
@@ -118,13 +137,17 @@ def _coerce(frame: pd.DataFrame, contract: DataContract, where: str) -> pd.DataF
 def read_raw(path: Path, params: Params, contract: DataContract, where: str) -> pd.DataFrame:
     text = _decode(path, where)
     _check_structure(text, where, contract, params.data.delimiter)
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=params.data.delimiter,
-        dtype=str,
-        keep_default_na=False,
-        na_values=list(params.data.na_values),
-    )
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=params.data.delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(params.data.na_values),
+        )
+    except (pd.errors.ParserError, ValueError) as exc:  # what the structure check above did not foresee
+        raise DataError(f"{where}: cannot parse the CSV ({str(exc).splitlines()[0][:200]}); "
+                        "fix the quoting or data.delimiter") from None
     return _coerce(frame, contract, where)
 
 

@@ -52,6 +52,8 @@ def main() -> None:
     write("truncated_last_line.csv", "\n".join(lines) + "\n" + "Gentoo,Biscoe,49.9,16.1")
     write("duplicated_rows.csv", "\n".join([header, *rows, *rows[:40]]) + "\n")
     write("wrong_delimiter.csv", "\n".join(line.replace(",", ";") for line in lines) + "\n")
+    # A quote opened on line 12 and never closed: the error must point at line 12, not the end of the file.
+    write("unterminated_quote.csv", set_col("island", lambda n, v: '"Biscoe' if n == 10 else None))
     write("single_class.csv", set_col("species", lambda n, v: "Adelie"))
     # Old Mac line endings: valid input, it must be read like the LF original.
     write("cr_only.csv", "\r".join(lines) + "\r")

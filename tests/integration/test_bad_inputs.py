@@ -36,6 +36,7 @@ CASES = [
     ("duplicated_rows.csv", "validate", 1, ["data/raw/penguins.csv", "duplicated rows"]),
     ("rows_100x.csv", "validate", 1, ["data/raw/penguins.csv", "row count out of bounds: 34400 rows"]),
     ("wrong_delimiter.csv", "prepare", 3, ["data/raw/penguins.csv:1:", "is data.delimiter ',' right?"]),
+    ("unterminated_quote.csv", "prepare", 3, ["data/raw/penguins.csv:12: a quote opened on this line is never closed"]),
     ("single_class.csv", "prepare", 3, ["data/raw/penguins.csv: every labelled row has 'species' = 'Adelie'",
                                         "at least two classes"]),
     ("huge_field.csv", "prepare", 3, ["data/raw/penguins.csv:12:", "longer than 131072 characters",
