@@ -22,6 +22,9 @@ from pipeline.params import Params
 from pipeline.paths import Paths
 
 MAX_LISTED = 3
+_INVISIBLE = " \t\ufeff\u200b\u00a0"
+# Integers beyond 2**53 are not exact as float64 and overflow int64 past 2**63: no count or measurement is that big.
+_MAX_EXACT_INT = 2**53
 
 
 def require_columns(params: Params, contract: DataContract) -> None:
@@ -89,8 +92,12 @@ def _fields_checked(
     missing = [c for c in contract.names if c not in header]
     if missing:
         hint = ""
+        invisible = [h for h in header if h not in contract.names and h.strip(_INVISIBLE) in missing]
         if len(header) == 1 and any(sep in header[0] for sep in ";\t|,"):
             hint = f" (the header is one field {header[0][:60]!r}: is data.delimiter {delimiter!r} right?)"
+        elif invisible:
+            hint = (f" (the header has {', '.join(repr(h) for h in invisible[:MAX_LISTED])}: remove the spaces, "
+                    "byte-order marks or other invisible characters around the names)")
         raise DataError(f"{where}:1: missing columns {missing}{hint}; the contract in {contract.source} needs them")
     bad: list[str] = []
     rows = 0
@@ -122,6 +129,13 @@ def _coerce(frame: pd.DataFrame, contract: DataContract, where: str) -> pd.DataF
                 f"({int(bad.sum())} such values); fix the values or the type in {contract.source}"
             )
         if col.is_integer and values.notna().all():
+            huge = values.abs() > _MAX_EXACT_INT
+            if huge.any():
+                first = huge.idxmax()
+                raise DataError(
+                    f"{where}:{int(first) + 2}: column {col.name!r} expects whole numbers, got {raw[first]!r}, "
+                    f"which is beyond {_MAX_EXACT_INT}; fix the value"
+                )
             if (values % 1 != 0).any():
                 first = (values % 1 != 0).idxmax()
                 raise DataError(

@@ -54,6 +54,9 @@ def main() -> None:
     write("wrong_delimiter.csv", "\n".join(line.replace(",", ";") for line in lines) + "\n")
     # A quote opened on line 12 and never closed: the error must point at line 12, not the end of the file.
     write("unterminated_quote.csv", set_col("island", lambda n, v: '"Biscoe' if n == 10 else None))
+    write("header_trailing_space.csv", "\n".join([header.replace(",sex,", ",sex ,"), *rows]) + "\n")
+    write("double_bom.csv", "\ufeff\ufeff" + "\n".join(lines) + "\n")
+    write("huge_year.csv", set_col("year", lambda n, v: "1e20" if n == 3 else None))
     write("single_class.csv", set_col("species", lambda n, v: "Adelie"))
     # Old Mac line endings: valid input, it must be read like the LF original.
     write("cr_only.csv", "\r".join(lines) + "\r")

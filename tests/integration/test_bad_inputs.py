@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import run_cli
+from tests.unit.test_fuzz_raw_data import mutated_csv
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,11 @@ CASES = [
     ("rows_100x.csv", "validate", 1, ["data/raw/penguins.csv", "row count out of bounds: 34400 rows"]),
     ("wrong_delimiter.csv", "prepare", 3, ["data/raw/penguins.csv:1:", "is data.delimiter ',' right?"]),
     ("unterminated_quote.csv", "prepare", 3, ["data/raw/penguins.csv:12: a quote opened on this line is never closed"]),
+    ("header_trailing_space.csv", "prepare", 3, ["data/raw/penguins.csv:1: missing columns ['sex']",
+                                                 "the header has 'sex '", "invisible characters"]),
+    ("double_bom.csv", "prepare", 3, ["data/raw/penguins.csv:1: missing columns ['species']",
+                                      "the header has '\\ufeffspecies'"]),
+    ("huge_year.csv", "prepare", 3, ["data/raw/penguins.csv:5: column 'year' expects whole numbers, got '1e20'"]),
     ("single_class.csv", "prepare", 3, ["data/raw/penguins.csv: every labelled row has 'species' = 'Adelie'",
                                         "at least two classes"]),
     ("huge_field.csv", "prepare", 3, ["data/raw/penguins.csv:12:", "longer than 131072 characters",
@@ -258,3 +265,23 @@ def test_hostile_scan_policy_is_refused_fast(project: Path, policy: str, expecte
         result = run_cli(project, *args)
         assert result.returncode == 3, result.stderr
         assert expected in assert_one_clean_line(result.stderr)
+
+
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=mutated_csv())
+@pytest.mark.timeout(900, func_only=True)
+def test_fuzzed_raw_data_through_the_cli_keeps_the_invariants(project: Path, data: bytes) -> None:
+    """The unit-tier fuzz (tests/unit/test_fuzz_raw_data.py) through the real commands, a few examples:
+    exit 0, 1 or 3, one line and no traceback on failure, and the last good model and reports untouched."""
+    source = project / "fuzzed.csv"
+    source.write_bytes(data)
+    point_source_at(project, source)
+    before = fingerprint(project)
+    for args in (("ingest",), ("prepare",), ("validate", "--no-docs"), ("train",)):
+        result = run_cli(project, *args)
+        assert result.returncode in {0, 1, 3}, result.stderr
+        if result.returncode != 0:
+            assert_one_clean_line(result.stderr)
+            assert fingerprint(project) == before
+            return
