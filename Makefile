@@ -31,8 +31,10 @@ install: $(STAMP) ## create .venv (if missing) and install the project with its 
 	@# Inside GitHub Actions, the workflow's later steps call `pipeline ...` directly.
 	@if [ -n "$${GITHUB_PATH:-}" ]; then echo "$(BIN)" >> "$$GITHUB_PATH"; fi
 
+# `pipeline check` first: DVC parses params.yaml without bounds, and an alias bomb in it would hang `dvc repro`.
 # The report is written even when a stage or gate fails (it says why); make still exits non-zero then.
 run: install ## the main job: `dvc repro` of the whole pipeline on the example data, then the report
+	$(BIN)/pipeline check
 	@status=0; $(BIN)/dvc repro || status=$$?; \
 	  $(BIN)/pipeline report; exit $$status
 
@@ -43,6 +45,7 @@ test: install engine ## the full test suite: unit, integration (real DVC + GX), 
 	$(BIN)/pytest
 
 repro: install ## `dvc repro`: rerun only the stages whose code, params or data changed
+	$(BIN)/pipeline check
 	$(BIN)/dvc repro
 
 hadolint: install ## hadolint on the Dockerfile (the scan gate repeats it with its policy)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pipeline.safe_load import ParseError, load_json, load_yaml
 
 
 def show(root: Path, rev: str, relpath: str) -> str | None:
@@ -26,8 +25,8 @@ def json_at(root: Path, rev: str, relpath: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = load_json(text)
+    except ParseError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -37,7 +36,7 @@ def yaml_at(root: Path, rev: str, relpath: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text)
+    except ParseError:
         return None
     return data if isinstance(data, dict) else None

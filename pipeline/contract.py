@@ -7,12 +7,12 @@ serving app derives its request schema from it, so the three cannot drift apart.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.safe_load import ParseError, load_json
 
 NUMERIC_TYPES = {"float64", "float32", "int64", "int32"}
 STRING_TYPES = {"str", "string", "object"}
@@ -56,11 +56,11 @@ class DataContract:
 def read_suite(path: Path) -> dict[str, Any]:
     """Load a GX suite JSON file, reporting a missing or malformed file in one line."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError(f"{path}: expectation suite not found; check gates.data in params.yaml") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except ParseError as exc:
+        raise ConfigError(f"{exc.located(str(path))}; fix the suite") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("expectations"), list) or "name" not in doc:
         raise ConfigError(f"{path}: not a GX expectation suite (needs 'name' and an 'expectations' list)")
     for i, exp in enumerate(doc["expectations"]):

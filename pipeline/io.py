@@ -1,11 +1,13 @@
-"""Small file helpers shared by the stages: atomic writes, so a failed run never leaves half a file."""
+"""Small file helpers shared by the stages: atomic writes, so a failed run never leaves half a file
+or a mismatched set of files."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +33,48 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+@contextmanager
+def replaced_together(*paths: Path) -> Iterator[list[Path]]:
+    """Yield temporary siblings of `paths` to write; only when the block succeeds do they replace the
+    originals, one rename each after all are written. On any error every original stays as it was, so
+    a model and its metadata (or a graph and its proof) never end up from different runs."""
+    temps: list[Path] = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.close(fd)
+            temps.append(Path(name))
+        yield temps
+        mode = 0o666 & ~_umask()
+        for tmp in temps:
+            tmp.chmod(mode)
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(path, json_text(data))
 
 
 def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
     """For optional inputs a caller reports as absent rather than failing on: None when the file is
     missing, unreadable, not JSON or not a JSON object."""
+    from pipeline.safe_load import load_json
+
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = load_json(path.read_bytes())
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
@@ -51,10 +82,11 @@ def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
 
 def read_json(path: Path, what: str) -> Any:
     from pipeline.errors import DataError
+    from pipeline.safe_load import ParseError, load_json
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_json(path.read_bytes())
     except FileNotFoundError:
         raise DataError(f"{path}: {what} not found; run `dvc repro` first") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: {what} is not valid JSON ({exc.msg})") from None
+    except ParseError as exc:
+        raise DataError(f"{exc.located(str(path))}: {what} is not readable; run `dvc repro` to rewrite it") from None

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline import integrity
 from pipeline.errors import ModelError
-from pipeline.io import atomic_write, read_json, write_json
+from pipeline.io import json_text, read_json, replaced_together
 
 FORMAT = "skops"
 # Types from these packages may be instantiated on load; anything else in the file is refused.
@@ -67,21 +67,20 @@ def _reproducible(archive: Path) -> None:
 
 
 def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path) -> dict[str, Any]:
-    """Write model then metadata, each atomically; the metadata names the model's hash."""
+    """Write model and metadata (which names the model's hash) side by side, then replace both at once:
+    a failure anywhere leaves the previous pair untouched."""
     import skops.io as sio
 
-    def write(tmp: Path) -> None:
-        sio.dump(estimator, tmp)
-        _reproducible(tmp)
-
-    atomic_write(model_path, write)
-    full = {
-        **meta, "format": FORMAT, "sha256": sha256_of(model_path), "file": model_path.name,
-        # The types beyond skops' own defaults the file needs: `load` trusts exactly these (if they
-        # pass TRUSTED_PREFIXES) instead of parsing the archive once more to find them.
-        "skops_types": sorted(sio.get_untrusted_types(file=model_path)),
-    }
-    write_json(meta_path, full)
+    with replaced_together(model_path, meta_path) as (tmp_model, tmp_meta):
+        sio.dump(estimator, tmp_model)
+        _reproducible(tmp_model)
+        full = {
+            **meta, "format": FORMAT, "sha256": sha256_of(tmp_model), "file": model_path.name,
+            # The types beyond skops' own defaults the file needs: `load` trusts exactly these (if they
+            # pass TRUSTED_PREFIXES) instead of parsing the archive once more to find them.
+            "skops_types": sorted(sio.get_untrusted_types(file=tmp_model)),
+        }
+        tmp_meta.write_text(json_text(full), encoding="utf-8")
     return full
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
+from pipeline.safe_load import ParseError, load_yaml
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# scikit-learn's random_state: an int in [0, 2**32 - 1].
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class _Frozen(BaseModel):
@@ -41,7 +43,7 @@ class MissingParams(_Frozen):
 
 class PrepareParams(_Frozen):
     test_size: Annotated[float, Field(gt=0.0, lt=1.0)]
-    seed: int
+    seed: Seed
     missing: MissingParams = MissingParams()
 
 
@@ -58,7 +60,7 @@ class LogisticRegressionParams(_Frozen):
 
 class TrainParams(_Frozen):
     model: Literal["random_forest", "logistic_regression"]
-    seed: int
+    seed: Seed
     random_forest: RandomForestParams = RandomForestParams()
     logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
 
@@ -130,10 +132,10 @@ def load_params(path: Path) -> Params:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path.name}: not found at {path}; run from the project root") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (offset {exc.start}); re-save it as UTF-8") from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raw = load_yaml(text)
+    except ParseError as exc:
+        raise ConfigError(exc.located(path.name)) from None
     return parse_params(raw, path.name)

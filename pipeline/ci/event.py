@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.safe_load import ParseError, load_json
+
+# GitHub caps webhook payloads at 25 MB.
+EVENT_MAX_BYTES = 32 << 20
 
 
 def payload(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -17,9 +20,11 @@ def payload(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     if not path:
         raise ConfigError("GITHUB_EVENT_PATH is not set: this command runs inside a GitHub Actions job")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = load_json(Path(path).read_bytes(), max_bytes=EVENT_MAX_BYTES)
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read the event payload ({type(exc).__name__})") from None
+    except ParseError as exc:
+        raise ConfigError(f"{exc.located(path)} (the event payload)") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the event payload is not a JSON object")
     return data

@@ -6,13 +6,13 @@ default to the image it names. The build-once, promote-by-digest chain starts fr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.io import write_json
 from pipeline.paths import Paths
+from pipeline.safe_load import ParseError, load_json
 
 
 def path(paths: Paths) -> Path:
@@ -27,8 +27,8 @@ def write(paths: Paths, record: dict[str, Any]) -> Path:
 
 def read(paths: Paths) -> dict[str, Any] | None:
     try:
-        data = json.loads(path(paths).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = load_json(path(paths).read_bytes())
+    except (FileNotFoundError, ParseError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
 

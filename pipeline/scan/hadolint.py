@@ -6,7 +6,6 @@ configuration, its inline `# hadolint ignore=` pragmas disabled and HADOLINT_* v
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,11 @@ from typing import Any
 
 from pipeline.errors import ConfigError, ExternalError
 from pipeline.gates.scan import ScanFinding
+from pipeline.safe_load import ParseError, load_json
 from pipeline.scan.policy import Severity
+
+# A Dockerfile gives at most a few findings per line; more output than this is not hadolint's JSON.
+OUTPUT_MAX_BYTES = 32 << 20
 
 _LEVELS = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "info": Severity.LOW, "style": Severity.LOW}
 TIMEOUT_S = 60
@@ -45,10 +48,10 @@ def _rule_url(code: str) -> str:
 def parse(output: str, dockerfile: str) -> list[ScanFinding]:
     """hadolint's JSON (a list of {code, level, line, column, message, file}) -> findings."""
     try:
-        items: Any = json.loads(output)
-    except json.JSONDecodeError as exc:
+        items: Any = load_json(output, max_bytes=OUTPUT_MAX_BYTES)
+    except ParseError as exc:
         raise ExternalError(
-            f"hadolint printed something other than JSON ({exc.msg}); run it by hand to see"
+            f"hadolint printed something other than plain JSON ({exc.problem}); run it by hand to see"
         ) from None
     if not isinstance(items, list):
         raise ExternalError("hadolint printed JSON that is not a list of findings; check its version")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
+from pipeline.safe_load import BoundedLoader, ParseError, load_yaml
 
 
 class Severity(StrEnum):
@@ -131,7 +132,7 @@ def parse_policy(raw: Any, source: str = "scan-policy.yaml") -> ScanPolicy:
         raise config_error(exc, source, docs="docs/scan.md") from None
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(BoundedLoader):
     """SafeLoader that leaves dates as text, so pydantic reports a bad date with its key."""
 
 
@@ -151,9 +152,7 @@ def load_policy(path: Path) -> ScanPolicy:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the scan policy ({exc})") from None
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path.name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raw = load_yaml(text, loader=_Loader)
+    except ParseError as exc:
+        raise ConfigError(exc.located(path.name)) from None
     return parse_policy(raw, path.name)

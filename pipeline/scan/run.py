@@ -20,7 +20,7 @@ from pipeline.errors import DataError
 from pipeline.gates import scan as gate
 from pipeline.gates.scan import ScanFinding
 from pipeline.gates.verdict import Verdict
-from pipeline.io import write_text
+from pipeline.io import replaced_together
 from pipeline.paths import Paths
 from pipeline.scan import engine, facts, hadolint, reports, sbom, secrets
 from pipeline.scan.layers import read_saved
@@ -187,16 +187,21 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
         },
     }
     sarif = gate.to_sarif(verdict, dockerfile=dockerfile_shown, tool_version=__version__)
-    written = [findings_path, req.out_dir / MARKDOWN, req.out_dir / SARIF]
-    write_text(findings_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-    write_text(req.out_dir / MARKDOWN, markdown)
-    write_text(req.out_dir / SARIF, json.dumps(sarif, indent=2) + "\n")
     sbom_path = req.out_dir / SBOM
+    texts = {
+        findings_path: json.dumps(record, indent=2, sort_keys=True, default=str) + "\n",
+        req.out_dir / MARKDOWN: markdown,
+        req.out_dir / SARIF: json.dumps(sarif, indent=2) + "\n",
+    }
     if image_scan:
-        write_text(sbom_path, image_scan.sbom_json)
-        written.append(sbom_path)
-    else:
+        texts[sbom_path] = image_scan.sbom_json
+    # All or nothing: a failure half-way must not leave new findings beside an older SARIF.
+    with replaced_together(*texts) as temps:
+        for tmp, text in zip(temps, texts.values(), strict=True):
+            tmp.write_text(text, encoding="utf-8")
+    if not image_scan:
         sbom_path.unlink(missing_ok=True)  # a previous run's SBOM would describe some other image
+    written = list(texts)
 
     return ScanResult(
         verdict,

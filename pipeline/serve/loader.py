@@ -7,18 +7,16 @@ processes would otherwise restart a tampered image forever.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline import served_model
 from pipeline.contract import DataContract, load_contract
 from pipeline.errors import PipelineError
+from pipeline.safe_load import load_json, load_yaml
 from pipeline.serve.predictor import Predictor, self_check
 from pipeline.served_model import ServedModel
 from pipeline.settings import Settings
@@ -81,7 +79,7 @@ def _trained(serving_meta: dict[str, Any]) -> dict[str, Any]:
 def _read(path: Path, parse: Any) -> Any:
     try:
         return parse(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+    except (OSError, ValueError):  # safe_load.ParseError is a ValueError
         return None
 
 
@@ -97,8 +95,8 @@ def dvc_model_hash(lock: Any, model_path: str) -> str | None:
 
 
 def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, Any]:
-    params = _read(settings.params_path, yaml.safe_load)
-    lock = _read(settings.dvc_lock_path, yaml.safe_load)
+    params = _read(settings.params_path, load_yaml)
+    lock = _read(settings.dvc_lock_path, load_yaml)
     meta = _trained(serving_meta)
     return {
         "git_commit": settings.git_commit,
@@ -119,14 +117,14 @@ def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, An
             },
         },
         "params": params if isinstance(params, dict) else None,
-        "metrics": _read(settings.metrics_path, json.loads),
+        "metrics": _read(settings.metrics_path, load_json),
     }
 
 
 def load_serving_model(settings: Settings) -> ServingModel:
     """Never raises for a bad model (see module doc); a missing contract is a broken image and does raise."""
     contract = load_contract(settings.contract_path)
-    meta = _read(settings.meta_path, json.loads)
+    meta = _read(settings.meta_path, load_json)
     meta = meta if isinstance(meta, dict) else {}
     info = provenance(settings, meta)
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from pipeline import model as model_io
 from pipeline import onnx_export
 from pipeline.contract import DataContract, load_contract
 from pipeline.errors import DataError, ModelError
-from pipeline.io import atomic_write, write_json
+from pipeline.io import json_text, replaced_together
 from pipeline.model import LoadedModel
 from pipeline.params import Params
 from pipeline.paths import Paths
@@ -52,6 +52,12 @@ def export(
     """Convert, prove on `rows` (and on them with each feature missing), then write graph and metadata."""
     import onnxruntime as ort
 
+    if len(loaded.classes) < 2:
+        # onnxruntime aborts the whole process (a C++ assertion, no message) on a one-class classifier.
+        raise ModelError(
+            f"{source}: was trained on one class only ({loaded.classes}); a classifier needs at least two. "
+            "Fix the labels in the raw data and run `dvc repro`"
+        )
     columns = [contract.column(f) for f in loaded.features]
     checked = pd.concat([rows, onnx_export.with_missing_values(rows, columns)], ignore_index=True)
     try:
@@ -72,7 +78,6 @@ def export(
             "Report the estimator to skl2onnx"
         )
 
-    atomic_write(onnx_path, lambda tmp: tmp.write_bytes(graph))
     meta = {
         "format": FORMAT,
         "file": onnx_path.name,
@@ -91,5 +96,7 @@ def export(
         },
         "exported_with": _versions(),
     }
-    write_json(meta_path, meta)
+    with replaced_together(onnx_path, meta_path) as (tmp_graph, tmp_meta):
+        tmp_graph.write_bytes(graph)
+        tmp_meta.write_text(json_text(meta), encoding="utf-8")
     return meta

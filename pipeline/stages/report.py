@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import yaml
-
 from pipeline import baseline
 from pipeline.gates import report
 from pipeline.io import read_json_object_or_none, write_text
 from pipeline.params import Params
 from pipeline.paths import Paths
+from pipeline.safe_load import load_yaml
 from pipeline.stages.evaluate import plot_files
 
 
@@ -19,7 +18,8 @@ def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
         base = baseline.yaml_at(paths.root, rev, "params.yaml")
         if base is None:  # a pull-request checkout may only have the remote-tracking ref
             base = baseline.yaml_at(paths.root, f"origin/{rev}", "params.yaml")
-    current = yaml.safe_load(paths.params.read_text(encoding="utf-8"))
+    # Already validated by load_params: this reads it again only for the diff's raw values.
+    current = load_yaml(paths.params.read_text(encoding="utf-8"))
     plots = [f"plots/{p}" for p in plot_files() if (paths.plots / p).is_file()]
     # The report says what is missing rather than failing.
     served = report.served_model_md(read_json_object_or_none(paths.serving_meta),

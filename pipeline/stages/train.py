@@ -15,9 +15,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from pipeline import model as model_io
 from pipeline.contract import DataContract, load_contract
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import DataError
 from pipeline.params import Params
 from pipeline.paths import Paths
+from pipeline.stages.prepare import require_columns
 
 
 def build_estimator(params: Params, contract: DataContract) -> Pipeline:
@@ -58,15 +59,29 @@ def build_estimator(params: Params, contract: DataContract) -> Pipeline:
 
 def run(params: Params, paths: Paths, contract: DataContract | None = None) -> dict[str, Any]:
     contract = contract or load_contract(paths.root / params.gates.data.suite)
-    unknown = [f for f in params.data.features if f not in contract.names]
-    if unknown:
-        raise ConfigError(f"params.yaml: data.features names {unknown}, which {contract.source} does not define")
+    require_columns(params, contract)
+    where = paths.rel(paths.train)
     if not paths.train.is_file():
-        raise DataError(f"{paths.rel(paths.train)}: training data not found; run `dvc repro validate` first")
+        raise DataError(f"{where}: training data not found; run `dvc repro validate` first")
     frame = pd.read_parquet(paths.train)
+    absent = [c for c in (params.data.target, *params.data.features) if c not in frame.columns]
+    if absent:
+        raise DataError(f"{where}: has no columns {absent}; run `dvc repro prepare` to rebuild it")
     x, y = frame[list(params.data.features)], frame[params.data.target].astype(str)
+    classes = sorted(y.unique())
+    if len(classes) < 2:
+        raise DataError(
+            f"{where}: every row has {params.data.target!r} = {classes[0] if classes else None!r}; a classifier "
+            "needs at least two classes. Fix the labels in the raw data and run `dvc repro` (the last model is kept)"
+        )
     estimator = build_estimator(params, contract)
-    estimator.fit(x, y)
+    try:
+        estimator.fit(x, y)
+    except ValueError as exc:  # scikit-learn's word for "this data cannot be fitted"
+        raise DataError(
+            f"{where}: cannot fit {params.train.model} ({str(exc).splitlines()[0][:200]}); "
+            "fix the data or train params (the last model is kept)"
+        ) from None
     meta = {
         "features": list(params.data.features),
         "target": params.data.target,

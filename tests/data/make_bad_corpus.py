@@ -1,7 +1,7 @@
 """Regenerates the bad-input corpus in tests/data/bad/ from the embedded penguins CSV.
 
 Run from the repo root: `python tests/data/make_bad_corpus.py`. The files are committed so the
-tests read fixed bytes; the 100x file is not (it is 1.5 MB), the test builds it the same way.
+tests read fixed bytes; the 100x file and the one with a 200 KB field are not (1.5 MB, 200 KB), the tests build them.
 """
 
 from __future__ import annotations
@@ -52,6 +52,14 @@ def main() -> None:
     write("truncated_last_line.csv", "\n".join(lines) + "\n" + "Gentoo,Biscoe,49.9,16.1")
     write("duplicated_rows.csv", "\n".join([header, *rows, *rows[:40]]) + "\n")
     write("wrong_delimiter.csv", "\n".join(line.replace(",", ";") for line in lines) + "\n")
+    # A quote opened on line 12 and never closed: the error must point at line 12, not the end of the file.
+    write("unterminated_quote.csv", set_col("island", lambda n, v: '"Biscoe' if n == 10 else None))
+    write("header_trailing_space.csv", "\n".join([header.replace(",sex,", ",sex ,"), *rows]) + "\n")
+    write("double_bom.csv", "\ufeff\ufeff" + "\n".join(lines) + "\n")
+    write("huge_year.csv", set_col("year", lambda n, v: "1e20" if n == 3 else None))
+    write("single_class.csv", set_col("species", lambda n, v: "Adelie"))
+    # Old Mac line endings: valid input, it must be read like the LF original.
+    write("cr_only.csv", "\r".join(lines) + "\r")
 
 
 if __name__ == "__main__":

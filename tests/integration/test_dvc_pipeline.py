@@ -114,3 +114,46 @@ def test_make_run_writes_the_report_when_the_gate_fails_and_exits_non_zero(repo:
     assert "failed to reproduce 'gate'" in result.stderr
     report = (repo / "reports/report.md").read_text()
     assert "Metric gate: failed" in report and "gates.metrics.min_accuracy" in report
+
+
+def _dvc_outputs(root: Path) -> list[str]:
+    """Every output, metric and plot file dvc.yaml declares."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return [next(iter(entry)) if isinstance(entry, dict) else entry
+            for stage in stages.values() for kind in ("outs", "metrics", "plots") for entry in stage.get(kind, [])]
+
+
+def _point_source_at(root: Path, source: str) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"]["source"] = source
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_failing_stage_keeps_every_previous_output_and_the_fixed_input_rebuilds_the_same(repo: Path) -> None:
+    """DVC deletes a stage's outputs before running it unless they are `persist: true`; with persist and
+    atomic writes, a stage failing on bad input leaves the last good outputs exactly as they were."""
+    shutil.copy2(REPO / "params.yaml", repo / "params.yaml")  # earlier tests in this module changed it
+    sh(repo, "dvc", "repro")
+    outputs = _dvc_outputs(repo)
+    assert "data/prepared/train.parquet" in outputs and "reports/metrics.json" in outputs
+    before = {p: digest(repo / p) for p in outputs}
+
+    _point_source_at(repo, str(REPO / "tests/data/bad/missing_column.csv"))
+    result = sh(repo, "dvc", "repro", check=False)
+    assert result.returncode != 0 and ran(result.stdout) == ["ingest", "prepare"]
+    assert "missing columns ['body_mass_g']" in result.stderr
+    # ingest succeeded (the raw snapshot is the bad file now); everything downstream is the last good run's.
+    assert {p: digest(repo / p) for p in outputs if p != "data/raw/penguins.csv"} == {
+        p: h for p, h in before.items() if p != "data/raw/penguins.csv"}
+
+    raw = digest(repo / "data/raw/penguins.csv")
+    _point_source_at(repo, str(repo / "no-such-file.csv"))
+    result = sh(repo, "dvc", "repro", check=False)
+    assert result.returncode != 0 and ran(result.stdout) == ["ingest"]
+    assert "data.source" in result.stderr and "is not a file" in result.stderr
+    assert digest(repo / "data/raw/penguins.csv") == raw  # a failed ingest keeps the snapshot it had
+
+    shutil.copy2(REPO / "params.yaml", repo / "params.yaml")
+    sh(repo, "dvc", "repro")
+    assert {p: digest(repo / p) for p in outputs} == before
+    assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout

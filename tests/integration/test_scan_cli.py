@@ -111,6 +111,31 @@ def test_truncated_trivy_report_exits_3_and_writes_no_verdict(project: Path) -> 
     assert not (project / "reports" / "scan" / "findings.json").exists()
 
 
+@pytest.mark.timeout(120, func_only=True)
+@pytest.mark.parametrize("hostile", ["oversized", "duplicate_severity", "nested_100k"])
+def test_a_hostile_trivy_report_exits_3_and_leaves_the_previous_reports_as_they_were(
+    project: Path, hostile: str
+) -> None:
+    assert scan(project, "--trivy-report", "trivy.json").returncode == 1  # the last good verdict: it blocks
+    out = project / "reports" / "scan"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    report = project / "trivy.json"
+    if hostile == "oversized":
+        with report.open("r+b") as fh:  # sparse padding past the cap: refused by size, never read
+            fh.truncate(33 << 20)
+        expected = "over the 32 MiB the gate reads"
+    elif hostile == "duplicate_severity":
+        report.write_text(report.read_text().replace('"Severity": "HIGH"', '"Severity": "HIGH", "Severity": "LOW"'))
+        expected = "duplicate key 'Severity'"
+    else:
+        report.write_text('{"SchemaVersion": 2, "Results": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        expected = "nested too deeply"
+    result = scan(project, "--trivy-report", "trivy.json")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.count("\n") == 1 and expected in result.stderr and "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_unreachable_engine_exits_4_with_how_to_fix(project: Path) -> None:
     result = scan(
         project,

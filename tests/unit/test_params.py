@@ -45,7 +45,7 @@ def test_unknown_key_is_an_error_not_ignored(make_params_dict) -> None:
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("data:\n  target: [species\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"^params\.yaml: line \d+ is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"^params\.yaml:\d+: not valid YAML"):
         load_params(path)
 
 

@@ -161,7 +161,7 @@ def test_pip_audit_legacy_list_format_is_read(tmp_path: Path) -> None:
     [
         ('{"dependencies": [{"version": "1"}]}', "dependencies[0].name is missing"),
         ('{"dependencies": [{"name": "x", "vulns": [{"fix_versions": []}]}]}', "dependencies[0].vulns[0].id"),
-        ('{"dependencies": [', "pip-audit report is not valid JSON"),
+        ('{"dependencies": [', "not valid JSON (Expecting value): it ends early (truncated?) (the pip-audit report)"),
     ],
 )
 def test_malformed_pip_audit_reports_are_a_one_line_error(tmp_path: Path, text: str, expected: str) -> None:
@@ -170,6 +170,33 @@ def test_malformed_pip_audit_reports_are_a_one_line_error(tmp_path: Path, text: 
     with pytest.raises(DataError, match="pip-audit") as err:
         reports.read_pip_audit(path)
     assert expected in str(err.value)
+
+
+def test_a_duplicated_severity_key_is_refused_not_read_as_the_last_one(tmp_path: Path) -> None:
+    """Last-one-wins would let `"Severity": "HIGH", "Severity": "LOW"` demote a finding so it stops blocking."""
+    text = (DATA / "trivy-image.json").read_text()
+    path = tmp_path / "trivy.json"
+    path.write_text(text.replace('"Severity": "HIGH"', '"Severity": "HIGH", "Severity": "LOW"', 1))
+    assert path.read_text() != text
+    with pytest.raises(DataError, match=r"trivy\.json: duplicate key 'Severity' in one object") as err:
+        reports.read_trivy(path)
+    assert "regenerate it with `trivy image" in str(err.value)
+
+
+@pytest.mark.timeout(30)
+def test_a_report_nested_100k_levels_deep_is_a_data_error_not_recursion(tmp_path: Path) -> None:
+    path = tmp_path / "trivy.json"
+    path.write_text('{"SchemaVersion": 2, "ArtifactName": "x", "Results": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DataError, match="nested too deeply to parse"):
+        reports.read_trivy(path)
+
+
+def test_a_report_over_the_size_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "trivy.json"
+    with path.open("wb") as fh:  # sparse: the size is what counts, the bytes are never read
+        fh.truncate(reports.MAX_REPORT_BYTES + 1)
+    with pytest.raises(DataError, match=r"trivy\.json: the Trivy report is 32 MiB, over the 32 MiB the gate reads"):
+        reports.read_trivy(path)
 
 
 # ---- image facts -----------------------------------------------------------------------------------------
