@@ -76,4 +76,6 @@ def test_make_ci_leaves_the_uploaded_report(tmp_path: Path) -> None:
     for pattern in patterns:
         if pattern.endswith(".txt"):  # the PR number exists only on a pull_request event
             continue
+        if pattern == "reports/data_docs/" and "`pipeline gate data --fresh` builds them" in out.stdout:
+            continue  # the data gate reused a current verdict and said it built no Data Docs
         assert glob.glob(str(repo / pattern)), f"`make ci` wrote nothing at {pattern}"

@@ -22,14 +22,15 @@ def test_noop_repro_runs_nothing(repo: Path) -> None:
 
 def test_the_data_gate_reuses_the_reproduced_verdict_only_while_its_inputs_are_unchanged(repo: Path) -> None:
     reused = "reused the verdict `dvc repro` recorded"
-    # The clone's repro skipped validate (its reports come with the clone), so there are no Data Docs yet:
-    # asking for them means validating.
+    # The clone's repro skipped validate (its reports come with the clone), so there are no Data Docs: the gate
+    # says how to build them instead of validating unchanged data.
     docs = repo / "reports" / "data_docs"
     assert not docs.exists()
-    assert reused not in sh(repo, "pipeline", "gate", "data").stdout
+    first = sh(repo, "pipeline", "gate", "data").stdout
+    assert reused in first and "`pipeline gate data --fresh` builds them" in first and not docs.exists()
+    assert reused not in sh(repo, "pipeline", "gate", "data", "--fresh").stdout
     assert (docs / "index.html").is_file()
-    assert reused in sh(repo, "pipeline", "gate", "data").stdout
-    assert reused not in sh(repo, "pipeline", "gate", "data", "--fresh", "--no-docs").stdout
+    assert "--fresh` builds them" not in sh(repo, "pipeline", "gate", "data").stdout
     # An edited report is never trusted: its md5 no longer matches dvc.lock, so the gate validates again
     # (and writes the same bytes back: the stage is deterministic).
     report = repo / "reports" / "data_gate.json"
