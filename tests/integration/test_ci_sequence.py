@@ -55,7 +55,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pulled = run(repo, "pipeline", "ci", "pull")
     assert "dvc pull:" in pulled.stdout
     run(repo, "dvc", "repro")
-    run(repo, "pipeline", "gate", "data")
+    # The clone's repro skips validate (its reports come with the clone and match dvc.lock), so the data gate
+    # reuses that verdict and builds no Data Docs, saying so.
+    gate = run(repo, "pipeline", "gate", "data")
+    assert "reused the verdict" in gate.stdout and "`pipeline gate data --fresh` builds them" in gate.stdout
     run(repo, "pipeline", "gate", "metrics", "--baseline", "main")
     event = repo.parent / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 5}}))
@@ -73,6 +76,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_uploaded_path_matches_real_files(built: Path) -> None:
+    assert not (built / "reports/data_docs").exists()  # see `built`: the verdict was reused
+    run(built, "pipeline", "gate", "data", "--fresh")
     for pattern in uploaded_globs():
         matches = glob.glob(str(built / pattern))
         assert matches, f"the workflow uploads {pattern} but the sequence wrote nothing there"
