@@ -51,7 +51,7 @@ def parse(output: str, dockerfile: str) -> list[ScanFinding]:
         items: Any = load_json(output, max_bytes=OUTPUT_MAX_BYTES)
     except ParseError as exc:
         raise ExternalError(
-            f"hadolint printed something other than plain JSON ({exc.problem}); run it by hand to see"
+            f"hadolint printed something other than JSON ({exc.problem}); run it by hand to see"
         ) from None
     if not isinstance(items, list):
         raise ExternalError("hadolint printed JSON that is not a list of findings; check its version")
