@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pipeline.safe_load import ParseError, load_yaml
 
 _MISSING = object()
 
@@ -63,9 +63,9 @@ def changed_since_repro(root: Path, stage: str, params_tree: Mapping[str, Any]) 
     `params_tree` is params.yaml as already loaded (and checked) by the caller.
     """
     try:
-        lock = yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
-        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        lock = load_yaml((root / "dvc.lock").read_text(encoding="utf-8"))
+        spec = load_yaml((root / "dvc.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ParseError):
         return "dvc.lock or dvc.yaml cannot be read"
     recorded = (lock or {}).get("stages", {}).get(stage) if isinstance(lock, Mapping) else None
     declared = (spec or {}).get("stages", {}).get(stage) if isinstance(spec, Mapping) else None

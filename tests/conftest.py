@@ -93,6 +93,17 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def copy_tracked_files(root: Path) -> Path:
+    """The project's git-tracked files (as in the working tree) copied under root: a clone without history."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in tracked.splitlines():
+        src = REPO / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    return root
+
+
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `pipeline` console script, as DVC and users do."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "GX_ANALYTICS_ENABLED": "False"}

@@ -48,24 +48,21 @@ def _validate(ctx: Context) -> Outcome:
 
 def _data_gate(ctx: Context) -> Outcome:
     """`pipeline gate data`: the verdict `dvc repro` recorded when the validate stage's inputs are unchanged."""
-    import json
-
-    import yaml
-
     from pipeline.errors import GateFailed
+    from pipeline.safe_load import ParseError, load_json, load_yaml
     from pipeline.stage_lock import changed_since_repro
 
     params = ctx.params  # checked before anything else reads params.yaml
     if ctx.args.fresh:
         return _validate(ctx)
-    tree = yaml.safe_load(ctx.paths.params.read_text(encoding="utf-8"))
+    tree = load_yaml(ctx.paths.params.read_text(encoding="utf-8"))
     if changed_since_repro(ctx.paths.root, "validate", tree) is not None:
         return _validate(ctx)
     try:
-        recorded = json.loads(ctx.paths.data_gate_json.read_text(encoding="utf-8"))
+        recorded = load_json(ctx.paths.data_gate_json.read_bytes())
         passed, summary = recorded["passed"], recorded["summary"]
         markdown = ctx.paths.data_gate_md.read_text(encoding="utf-8")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ParseError, UnicodeDecodeError, KeyError, TypeError):
         return _validate(ctx)
     if passed is not True:
         raise GateFailed(f"{ctx.paths.rel(ctx.paths.root / params.data.raw)}: data gate failed "

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN, REPO, copy_tracked_files
 
 STAGES = ["ingest", "prepare", "validate", "train", "export", "evaluate", "gate"]
 
@@ -36,12 +35,7 @@ def digest(path: Path) -> str:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git clone-alike of the project with no DVC outputs and an empty cache, reproduced once."""
     root = tmp_path_factory.mktemp("dvcrepo") / "repo"
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in tracked.splitlines():
-        src = REPO / rel
-        if src.is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
+    copy_tracked_files(root)
     sh(root, "git", "init", "-q", "-b", "main")
     sh(root, "git", "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
     sh(root, "git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "copy")

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN, copy_tracked_files
 
 ACT = BIN / "act"
 STANDINS = Path(__file__).parent / "standins"
@@ -52,12 +51,7 @@ def git(root: Path, *args: str) -> str:
 
 def make_repository(root: Path) -> Path:
     """The project's tracked files as a fresh git repository on `main`, with a GitHub-shaped origin."""
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in tracked.splitlines():
-        src = REPO / rel
-        if src.is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
+    copy_tracked_files(root)
     for workflow in (root / ".github" / "workflows").glob("*.yml"):
         text = workflow.read_text()
         for gap, rewrite in ACT_GAPS.items():
