@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The serving image: the verified model, its contract and the serving code on a slim Python.
+# The serving image: the verified model, its contract and the serving core (model_server/) on a slim Python.
+# The `pipeline` tool (stages, gates, deploys) is not in it: the core imports nothing of it (pyproject.toml).
 # Build through `pipeline image build` (tags it with the git commit and model hash), or:
 #   docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) -t model .
 # Heroku needs a Docker v2 manifest for linux/amd64: with BuildKit/buildx add
@@ -49,9 +50,9 @@ COPY models/model.onnx models/serving.json /app/models/
 COPY gx/expectations/data.json /app/gx/expectations/data.json
 COPY params.yaml dvc.lock /app/
 COPY reports/metrics.json /app/reports/metrics.json
-COPY pipeline /app/pipeline
+COPY model_server /app/model_server
 # Bytecode compiled now: at run time the (random, non-root) user cannot write next to the code.
-RUN python -m compileall -q /app/pipeline
+RUN python -m compileall -q /app/model_server
 ARG GIT_COMMIT=unknown
 ENV GIT_COMMIT=${GIT_COMMIT}
 LABEL org.opencontainers.image.revision=${GIT_COMMIT} \
@@ -60,6 +61,6 @@ LABEL org.opencontainers.image.revision=${GIT_COMMIT} \
 USER 10001:0
 # Heroku ignores EXPOSE and sets $PORT; this documents the local default.
 EXPOSE 8000
-# `pipeline serve` reads $PORT and $WEB_CONCURRENCY itself, so the exec form needs no shell to
+# The core's entry point (what `pipeline serve` runs too) reads $PORT and $WEB_CONCURRENCY itself, so the exec form needs no shell to
 # expand them and the server is PID 1 (it gets SIGTERM directly). Heroku runs it through a shell.
-CMD ["python", "-m", "pipeline", "serve"]
+CMD ["python", "-m", "model_server"]

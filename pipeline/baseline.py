@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pipeline.safe_load import ParseError, load_json, load_yaml
+from model_server.safe_load import ParseError, load_json, load_yaml
 
 
 def show(root: Path, rev: str, relpath: str) -> str | None:

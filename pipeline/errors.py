@@ -1,16 +1,12 @@
-"""The few exception classes the library raises; the CLI maps each to an exit code.
-
-Exit codes (STYLE habit 3): 0 ok, 1 a gate said no, 2 usage, 3 bad config or data,
-4 a fault outside us (network, Docker, Heroku).
+"""The tool's error vocabulary: the serving core's classes (one definition, in `model_server.errors`, because
+the image holds the core only) plus the refusal only the tool's gates raise. The CLI maps each to an exit code.
 """
 
 from __future__ import annotations
 
+from model_server.errors import ConfigError, DataError, ExternalError, ModelError, PipelineError, UsageError
 
-class PipelineError(Exception):
-    """Base class. Its message is one line that says what, where and how to fix."""
-
-    exit_code = 4
+__all__ = ["ConfigError", "DataError", "ExternalError", "GateFailed", "ModelError", "PipelineError", "UsageError"]
 
 
 class GateFailed(PipelineError):
@@ -21,31 +17,3 @@ class GateFailed(PipelineError):
     def __init__(self, message: str, markdown: str | None = None) -> None:
         super().__init__(message)
         self.markdown = markdown
-
-
-class UsageError(PipelineError):
-    exit_code = 2
-
-
-class ConfigError(PipelineError):
-    """params.yaml, a suite, a policy or an environment variable is wrong."""
-
-    exit_code = 3
-
-
-class DataError(PipelineError):
-    """Input data cannot be read or does not have the shape the contract requires."""
-
-    exit_code = 3
-
-
-class ModelError(PipelineError):
-    """The model artifact is missing, tampered with or does not match its metadata."""
-
-    exit_code = 3
-
-
-class ExternalError(PipelineError):
-    """Something outside us failed: network, Docker engine, registry, Heroku."""
-
-    exit_code = 4

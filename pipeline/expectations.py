@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from model_server.contract import read_suite
 from pipeline.column_stats import collect
-from pipeline.contract import read_suite
 from pipeline.errors import ConfigError
 from pipeline.gates.proofs import needs_row_keys, provable, prove
 

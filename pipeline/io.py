@@ -66,27 +66,3 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json_text(data))
-
-
-def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
-    """For optional inputs a caller reports as absent rather than failing on: None when the file is
-    missing, unreadable, not JSON or not a JSON object."""
-    from pipeline.safe_load import load_json
-
-    try:
-        value = load_json(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_json(path: Path, what: str) -> Any:
-    from pipeline.errors import DataError
-    from pipeline.safe_load import ParseError, load_json
-
-    try:
-        return load_json(path.read_bytes())
-    except FileNotFoundError:
-        raise DataError(f"{path}: {what} not found; run `dvc repro` first") from None
-    except ParseError as exc:
-        raise DataError(f"{exc.located(str(path))}: {what} is not readable; run `dvc repro` to rewrite it") from None

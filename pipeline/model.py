@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import integrity
+from model_server import integrity
+from model_server.safe_load import read_json
 from pipeline.errors import ModelError
-from pipeline.io import json_text, read_json, replaced_together
+from pipeline.io import json_text, replaced_together
 
 FORMAT = "skops"
 # Types from these packages may be instantiated on load; anything else in the file is refused.

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import Column
-from pipeline.served_model import MISSING_STRING, graph_inputs, input_names
+from model_server.contract import Column
+from model_server.served_model import MISSING_STRING, graph_inputs, input_names
 
 # Labels must be equal; probabilities may differ by the float32 rounding of the graph's output.
 PROBABILITY_TOLERANCE = 1e-5

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from model_server.safe_load import ParseError, load_yaml
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
-from pipeline.safe_load import ParseError, load_yaml
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # scikit-learn's random_state: an int in [0, 2**32 - 1].

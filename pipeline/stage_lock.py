@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.safe_load import ParseError, load_yaml
+from model_server.safe_load import ParseError, load_yaml
 
 _MISSING = object()
 

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from model_server.app import create_app
+from model_server.contract import DataContract, load_contract
+from model_server.loader import load_serving_model
+from model_server.settings import Settings
 from pipeline import model as model_io
-from pipeline.contract import DataContract, load_contract
 from pipeline.params import parse_params
-from pipeline.serve.app import create_app
-from pipeline.serve.loader import load_serving_model
-from pipeline.settings import Settings
 from pipeline.stages import export
 from pipeline.stages.train import build_estimator
 

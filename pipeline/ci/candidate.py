@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from model_server.safe_load import read_json
 from pipeline.ci.api import GitHub
 from pipeline.errors import DataError, GateFailed
-from pipeline.io import read_json, write_json
+from pipeline.io import write_json
 
 RECORD = "candidate.json"
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError
-from pipeline.safe_load import ParseError, load_json
 
 # GitHub caps webhook payloads at 25 MB.
 EVENT_MAX_BYTES = 32 << 20

@@ -109,7 +109,7 @@ def _comment(ctx: Context) -> Outcome:
 
 
 def _read_optional_json(path: Path) -> dict | None:
-    from pipeline.io import read_json
+    from model_server.safe_load import read_json
 
     if not path.is_file():
         return None

@@ -31,13 +31,13 @@ def _protect_logs(redact: Any) -> None:
 
 
 def _model_meta(ctx: Context) -> dict[str, Any]:
-    from pipeline.io import read_json_object_or_none
+    from model_server.safe_load import read_json_object_or_none
 
     return read_json_object_or_none(ctx.paths.model_meta) or {}
 
 
 def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
-    from pipeline.contract import load_contract
+    from model_server.contract import load_contract
     from pipeline.deploy.deadline import Deadline
     from pipeline.deploy.deployer import Deployer, Probe, Waits
     from pipeline.deploy.http import HerokuAPI

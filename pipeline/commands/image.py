@@ -104,8 +104,8 @@ def _free_port() -> int:
 
 def _smoke(ctx: Context, url: str) -> SmokeResult:
     """The same probe a deploy runs on web_url: /ready, then one real /predict from the data contract."""
+    from model_server.contract import load_contract
     from pipeline import model as model_io
-    from pipeline.contract import load_contract
     from pipeline.deploy.deadline import Deadline
     from pipeline.deploy.smoke import Probe, sample_record, smoke_test
 

@@ -8,8 +8,8 @@ from pipeline.commands.base import Context, Outcome
 
 
 def _serve(ctx: Context) -> Outcome:
-    from pipeline.serve import server
-    from pipeline.settings import load_settings
+    from model_server import server
+    from model_server.settings import load_settings
 
     settings = load_settings().resolved(ctx.paths.root)
     server.run(settings)

@@ -48,8 +48,8 @@ def _validate(ctx: Context) -> Outcome:
 
 def _data_gate(ctx: Context) -> Outcome:
     """`pipeline gate data`: the verdict `dvc repro` recorded when the validate stage's inputs are unchanged."""
+    from model_server.safe_load import ParseError, load_json, load_yaml
     from pipeline.errors import GateFailed
-    from pipeline.safe_load import ParseError, load_json, load_yaml
     from pipeline.stage_lock import changed_since_repro
 
     params = ctx.params  # checked before anything else reads params.yaml

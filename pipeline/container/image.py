@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_server import served_model
 from pipeline import model as model_io
-from pipeline import served_model
 from pipeline.errors import ConfigError, ExternalError, ModelError
 
 Progress = Callable[[str], None]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.errors import UsageError
 from pipeline.io import write_json
 from pipeline.paths import Paths
-from pipeline.safe_load import ParseError, load_json
 
 
 def path(paths: Paths) -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from pipeline.contract import DataContract
+from model_server.contract import DataContract
 from pipeline.deploy.deadline import Deadline
 from pipeline.errors import ConfigError
 

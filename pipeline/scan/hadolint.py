@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError, ExternalError
 from pipeline.gates.scan import ScanFinding
-from pipeline.safe_load import ParseError, load_json
 from pipeline.scan.policy import Severity
 
 # A Dockerfile gives at most a few findings per line; more output than this is not hadolint's JSON.

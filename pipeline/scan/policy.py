@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from model_server.safe_load import BoundedLoader, ParseError, load_yaml
 from pipeline.config_errors import config_error
 from pipeline.errors import ConfigError
-from pipeline.safe_load import BoundedLoader, ParseError, load_yaml
 
 
 class Severity(StrEnum):

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.config_errors import key_path
 from pipeline.errors import DataError
 from pipeline.gates.scan import ScanFinding
-from pipeline.safe_load import ParseError, load_json
 from pipeline.scan.policy import Severity, SeverityName
 
 TRIVY_HOW = "regenerate it with `trivy image --format json --output {name} IMAGE`"

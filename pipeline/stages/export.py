@@ -13,15 +13,15 @@ from typing import Any
 
 import pandas as pd
 
+from model_server.contract import DataContract, load_contract
+from model_server.served_model import FORMAT, MISSING_STRING
 from pipeline import model as model_io
 from pipeline import onnx_export
-from pipeline.contract import DataContract, load_contract
 from pipeline.errors import DataError, ModelError
 from pipeline.io import json_text, replaced_together
 from pipeline.model import LoadedModel
 from pipeline.params import Params
 from pipeline.paths import Paths
-from pipeline.served_model import FORMAT, MISSING_STRING
 
 
 def _versions() -> dict[str, str]:

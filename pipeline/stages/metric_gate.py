@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from model_server.safe_load import read_json
 from pipeline import baseline
 from pipeline.errors import GateFailed
 from pipeline.gates import metrics as metric_gate
 from pipeline.gates.verdict import Verdict
-from pipeline.io import read_json, write_json, write_text
+from pipeline.io import write_json, write_text
 from pipeline.params import Params
 from pipeline.paths import Paths
 

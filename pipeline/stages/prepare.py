@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from pipeline.contract import DataContract, load_contract
+from model_server.contract import DataContract, load_contract
 from pipeline.errors import ConfigError, DataError
 from pipeline.io import atomic_write
 from pipeline.params import Params

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.contract import load_contract
+from model_server.contract import load_contract
 from pipeline.errors import DataError
 from pipeline.io import write_json
 from pipeline.params import Params

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from model_server.safe_load import load_yaml, read_json_object_or_none
 from pipeline import baseline
 from pipeline.gates import report
-from pipeline.io import read_json_object_or_none, write_text
+from pipeline.io import write_text
 from pipeline.params import Params
 from pipeline.paths import Paths
-from pipeline.safe_load import load_yaml
 from pipeline.stages.evaluate import plot_files
 
 

@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from model_server.contract import DataContract, load_contract
 from pipeline import model as model_io
-from pipeline.contract import DataContract, load_contract
 from pipeline.errors import DataError
 from pipeline.params import Params
 from pipeline.paths import Paths

@@ -177,8 +177,8 @@ def test_a_one_class_model_is_refused_by_export_not_aborted_in_onnxruntime(proje
     """onnxruntime aborts the process (SIGABRT, no message) on a one-class graph: export must refuse it first."""
     import pandas as pd
 
+    from model_server.contract import load_contract
     from pipeline import model as model_io
-    from pipeline.contract import load_contract
     from pipeline.params import load_params
     from pipeline.stages.train import build_estimator
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from model_server.app import create_app
+from model_server.loader import load_serving_model
+from model_server.settings import Settings
 from pipeline import model as model_io
-from pipeline.serve.app import create_app
-from pipeline.serve.loader import load_serving_model
-from pipeline.settings import Settings
 from tests import datasets
 from tests.conftest import REPO, run_cli
 from tests.datasets import Dataset
@@ -113,7 +113,8 @@ def test_a_new_dataset_is_a_params_edit_and_dvc_tracks_its_source(tmp_path: Path
     content is a dependency of ingest."""
     root = datasets.write_project(tmp_path / "project", datasets.breast_cancer(), **FAST)
     # A clone of this repository: the stages' code is a DVC dependency.
-    shutil.copytree(REPO / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("pipeline", "model_server"):
+        shutil.copytree(REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     sh(root, "git", "init", "-q")
     sh(root, "dvc", "init", "-q")
     sh(root, "dvc", "repro", "prepare")

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from pipeline.contract import Column, DataContract
-from pipeline.serve.schema import record_model, renamed_attributes, request_body
-from pipeline.served_model import graph_inputs, input_names
+from model_server.contract import Column, DataContract
+from model_server.schema import record_model, renamed_attributes, request_body
+from model_server.served_model import graph_inputs, input_names
 
 # Printable names of any script, plus the troublesome ASCII ones that arbitrary text rarely draws.
 names = st.one_of(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.contract import contract_from_suite, load_contract, read_suite
+from model_server.contract import contract_from_suite, load_contract, read_suite
 from pipeline.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

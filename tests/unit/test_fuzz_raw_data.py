@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline.contract import load_contract
+from model_server.contract import load_contract
 from pipeline.errors import ConfigError, DataError
 from pipeline.params import Params, parse_params
 from pipeline.stages import prepare

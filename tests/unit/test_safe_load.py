@@ -12,9 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model_server.safe_load import MAX_NODES, ParseError, load_json, load_yaml
 from pipeline.errors import ConfigError
 from pipeline.params import Params, load_params
-from pipeline.safe_load import MAX_NODES, ParseError, load_json, load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 

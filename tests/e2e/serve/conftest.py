@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from model_server import served_model
 from pipeline import model as model_io
-from pipeline import served_model
 from pipeline.container import image
 from pipeline.errors import PipelineError
 
@@ -27,8 +27,8 @@ STAND_IN = "local/python-base:3.11-ca"
 REPOSITORY = os.environ.get("SERVE_E2E_REPOSITORY", "serve-e2e")
 # What the Dockerfile copies, besides the model and metrics the pipeline produces, and the example data the
 # stages train on when the repository has no model (.dockerignore keeps the data out of the image).
-SOURCES = ["Dockerfile", ".dockerignore", "requirements/serve.txt", "pipeline", "gx", "params.yaml", "dvc.yaml",
-           "dvc.lock", "data/external"]
+SOURCES = ["Dockerfile", ".dockerignore", "requirements/serve.txt", "model_server", "pipeline", "gx", "params.yaml",
+           "dvc.yaml", "dvc.lock", "data/external"]
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from pipeline.container import image
+from tests.conftest import REPO
 from tests.e2e.serve.conftest import REPOSITORY
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,7 @@ def test_image_facts(docker_client: Any, serving_image: image.BuiltImage) -> Non
     assert serving_image.id.startswith("sha256:") and len(serving_image.id) == 71
     assert (attrs["Os"], attrs["Architecture"]) == ("linux", "amd64")
     assert attrs["Config"]["User"] not in ("", "0", "root")
-    assert attrs["Config"]["Cmd"] == ["python", "-m", "pipeline", "serve"]
+    assert attrs["Config"]["Cmd"] == ["python", "-m", "model_server"]
     assert attrs["Config"]["Labels"][image.MODEL_LABEL] == serving_image.model_sha256
     assert f"{REPOSITORY}:model-{serving_image.model_sha256[:12]}" in serving_image.tags
     probe = ("import importlib.util as u, shutil; "
@@ -42,6 +43,22 @@ def test_image_facts(docker_client: Any, serving_image: image.BuiltImage) -> Non
              "[c for c in ('gcc', 'cc', 'make') if shutil.which(c)])")
     out = docker_client.containers.run(serving_image.id, ["python", "-c", probe], remove=True).decode().strip()
     assert out == "[] []", f"build tools or pipeline-only packages in the image: {out}"
+
+
+def test_the_image_holds_the_serving_core_only(docker_client: Any, serving_image: image.BuiltImage) -> None:
+    """The Python packages in the image: the serving core's own code under /app, and exactly the distributions
+    requirements/serve.txt pins; the `pipeline` tool (stages, gates, deploys, the Heroku stand-in) is absent."""
+    probe = ("import json, pathlib, importlib.util as u, importlib.metadata as m; print(json.dumps(["
+             "sorted(p.name for p in pathlib.Path('/app').iterdir() if p.is_dir() and (p / '__init__.py').is_file()),"
+             "sorted({d.metadata['Name'].lower().replace('_', '-') for d in m.distributions()}),"
+             "[n for n in ('pipeline', 'heroku_local') if u.find_spec(n)]]))")
+    out = docker_client.containers.run(serving_image.id, ["python", "-c", probe], remove=True).decode()
+    code, distributions, tool = json.loads(out)
+    pinned = {line.split("==")[0].lower().replace("_", "-")
+              for line in (REPO / "requirements/serve.txt").read_text().splitlines() if "==" in line}
+    assert code == ["model_server"]
+    assert set(distributions) == pinned, f"installed {sorted(set(distributions) ^ pinned)} differ from serve.txt"
+    assert tool == []
 
 
 def test_serves_on_port_as_random_non_root_user_and_stops_on_sigterm(

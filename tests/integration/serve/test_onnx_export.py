@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from model_server import served_model
+from model_server.contract import DataContract
 from pipeline import model as model_io
-from pipeline import onnx_export, served_model
-from pipeline.contract import DataContract
+from pipeline import onnx_export
 from pipeline.errors import ModelError
 from pipeline.params import parse_params
 from pipeline.stages import export

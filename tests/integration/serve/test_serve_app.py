@@ -13,8 +13,8 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from model_server.logs import JsonFormatter, request_id
 from pipeline import model as model_io
-from pipeline.serve.logs import JsonFormatter, request_id
 from tests.servekit import GOOD
 
 pytestmark = pytest.mark.integration
@@ -129,9 +129,9 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
 
 
 def test_access_log_is_one_json_line_with_the_request_id(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="pipeline.serve.access"):
+    with caplog.at_level(logging.INFO, logger="model_server.access"):
         client.post("/predict", json=GOOD, headers={"x-request-id": "trace-1"})
-    [record] = [r for r in caplog.records if r.name == "pipeline.serve.access"]
+    [record] = [r for r in caplog.records if r.name == "model_server.access"]
     token = request_id.set("trace-1")
     try:
         line = json.loads(JsonFormatter().format(record))
@@ -167,7 +167,7 @@ def test_metrics_token_guards_metrics_only(make_app: Callable[..., Any]) -> None
 def test_tampered_model_is_refused_and_reported(
     make_app: Callable[..., Any], tampered_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="pipeline.serve"):
+    with caplog.at_level(logging.ERROR, logger="model_server"):
         app = make_app(model_dir=tampered_dir)
     assert any("model refused" in r.getMessage() and "sha256" in r.getMessage() for r in caplog.records)
     with TestClient(app) as c:

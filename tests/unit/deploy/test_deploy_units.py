@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from pipeline.contract import load_contract
+from model_server.contract import load_contract
 from pipeline.deploy.deployer import Deployer, diagnose, failure_message
 from pipeline.deploy.record import DeployRecord
 from pipeline.deploy.settings import RedactingFilter, Redactor, Target, resolve_target

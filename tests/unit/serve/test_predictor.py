@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pipeline.serve.predictor import MicroBatcher, Row
+from model_server.predictor import MicroBatcher, Row
 
 
 class _SlowEcho:
@@ -88,9 +88,9 @@ def test_counts_model_calls() -> None:
 def test_feed_matches_the_graph_inputs_and_answers_like_the_trained_model(model_files, contract, value) -> None:
     import pandas as pd
 
+    from model_server import served_model
+    from model_server.predictor import Predictor
     from pipeline import model as model_io
-    from pipeline import served_model
-    from pipeline.serve.predictor import Predictor
 
     served = served_model.load(model_files / "model.onnx", model_files / "serving.json")
     predictor = Predictor(served.session, tuple(contract.column(f) for f in served.features), tuple(served.classes))
@@ -111,8 +111,8 @@ def test_feed_matches_the_graph_inputs_and_answers_like_the_trained_model(model_
 
 
 def test_self_check_refuses_classes_listed_in_another_order_than_the_graph_answers(model_files, contract) -> None:
-    from pipeline import served_model
-    from pipeline.serve.predictor import Predictor, self_check
+    from model_server import served_model
+    from model_server.predictor import Predictor, self_check
 
     served = served_model.load(model_files / "model.onnx", model_files / "serving.json")
     columns = tuple(contract.column(f) for f in served.features)

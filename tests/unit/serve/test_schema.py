@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.contract import DataContract
+from model_server.contract import DataContract
+from model_server.schema import record_model, request_body
 from pipeline.errors import ConfigError
-from pipeline.serve.schema import record_model, request_body
 from tests.servekit import FEATURES, GOOD
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from model_server.settings import load_settings
 from pipeline.errors import ConfigError
-from pipeline.settings import load_settings
 
 
 def test_defaults_bind_all_interfaces_on_port_8000() -> None:

@@ -1,6 +1,6 @@
 """Check an artifact against the SHA-256 its metadata recorded, with the one-line errors users see.
 
-Shared by the trained model (pipeline/model.py) and the served one (pipeline/served_model.py).
+Shared by the trained model (pipeline/model.py) and the served one (model_server/served_model.py).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipeline.errors import ModelError
+from model_server.errors import ModelError
 
 
 def missing(path: Path, produced_by: str) -> ModelError:

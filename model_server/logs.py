@@ -41,7 +41,7 @@ def log_config(level: str) -> dict[str, Any]:
         "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
         "root": {"handlers": ["stdout"], "level": "WARNING"},
         "loggers": {
-            "pipeline": {"handlers": ["stdout"], "level": upper, "propagate": False},
+            "model_server": {"handlers": ["stdout"], "level": upper, "propagate": False},
             "uvicorn": {"handlers": ["stdout"], "level": upper, "propagate": False},
             "uvicorn.error": {"level": upper},
             "gunicorn.error": {"handlers": ["stdout"], "level": upper, "propagate": False},

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.contract import Column
-from pipeline.served_model import graph_inputs
+from model_server.contract import Column
+from model_server.served_model import graph_inputs
 
 Row = dict[str, Any]
 Result = tuple[str, dict[str, float]]

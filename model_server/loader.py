@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import served_model
-from pipeline.contract import DataContract, load_contract
-from pipeline.errors import PipelineError
-from pipeline.safe_load import load_json, load_yaml
-from pipeline.serve.predictor import Predictor, self_check
-from pipeline.served_model import ServedModel
-from pipeline.settings import Settings
+from model_server import served_model
+from model_server.contract import DataContract, load_contract
+from model_server.errors import PipelineError
+from model_server.predictor import Predictor, self_check
+from model_server.safe_load import load_json, load_yaml
+from model_server.served_model import ServedModel
+from model_server.settings import Settings
 
-log = logging.getLogger("pipeline.serve")
+log = logging.getLogger("model_server")
 
 
 @dataclass(frozen=True)

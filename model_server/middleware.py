@@ -16,10 +16,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.serve.logs import request_id
-from pipeline.serve.metrics import Metrics
+from model_server.logs import request_id
+from model_server.metrics import Metrics
 
-log = logging.getLogger("pipeline.serve.access")
+log = logging.getLogger("model_server.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}

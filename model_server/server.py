@@ -19,11 +19,11 @@ import os
 import tempfile
 from typing import Any, ClassVar
 
-from pipeline.contract import load_contract
-from pipeline.serve.logs import log_config
-from pipeline.settings import Settings
+from model_server.contract import load_contract
+from model_server.logs import log_config
+from model_server.settings import Settings
 
-log = logging.getLogger("pipeline.serve")
+log = logging.getLogger("model_server")
 
 
 def run(settings: Settings) -> None:
@@ -61,8 +61,8 @@ def load_app(settings: Settings) -> Any:
     """
     gc.disable()
     try:
-        from pipeline.serve.app import create_app
-        from pipeline.serve.loader import load_serving_model
+        from model_server.app import create_app
+        from model_server.loader import load_serving_model
 
         app = create_app(settings, load_serving_model(settings))
         gc.freeze()

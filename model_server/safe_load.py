@@ -15,10 +15,13 @@ Callers turn `ParseError` into their own error class, prefixed with the file nam
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from model_server.errors import DataError
 
 # Far above anything a params file, policy, lock file or report needs, far below what hurts.
 MAX_NODES = 100_000
@@ -161,3 +164,23 @@ def load_json(data: bytes | str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
         raise ParseError(f"not valid JSON ({exc.msg}){hint}", exc.lineno) from None
     except RecursionError:
         raise ParseError("nested too deeply to parse (thousands of levels); it is not a real report") from None
+
+
+# The project's JSON files (metrics, model metadata, records) read through the bounded parser.
+def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
+    """For optional inputs a caller reports as absent rather than failing on: None when the file is
+    missing, unreadable, not JSON or not a JSON object."""
+    try:
+        value = load_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return load_json(path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"{path}: {what} not found; run `dvc repro` first") from None
+    except ParseError as exc:
+        raise DataError(f"{exc.located(str(path))}: {what} is not readable; run `dvc repro` to rewrite it") from None

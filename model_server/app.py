@@ -1,6 +1,6 @@
 """The app factory: `create_app(settings, model)` builds the ASGI app around an already loaded model.
 
-Nothing is read at import. Tests pass a tiny model; `pipeline.serve.asgi` passes the real one.
+Nothing is read at import. Tests pass a tiny model; `model_server.asgi` passes the real one.
 This module deliberately has no `from __future__ import annotations`: the /predict signature uses
 types built at run time from the data contract, and FastAPI must see them as objects.
 """
@@ -15,15 +15,15 @@ from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from pipeline import __version__
-from pipeline.serve.loader import ServingModel
-from pipeline.serve.metrics import Metrics
-from pipeline.serve.middleware import RequestGuard
-from pipeline.serve.predictor import MicroBatcher
-from pipeline.serve.schema import record_model, renamed_attributes, request_body, response_model
-from pipeline.settings import Settings
+from model_server import __version__
+from model_server.loader import ServingModel
+from model_server.metrics import Metrics
+from model_server.middleware import RequestGuard
+from model_server.predictor import MicroBatcher
+from model_server.schema import record_model, renamed_attributes, request_body, response_model
+from model_server.settings import Settings
 
-log = logging.getLogger("pipeline.serve")
+log = logging.getLogger("model_server")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "the body cannot be decoded (for example, it is not UTF-8)"},

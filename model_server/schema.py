@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
-from pipeline.contract import Column, DataContract
-from pipeline.errors import ConfigError
+from model_server.contract import Column, DataContract
+from model_server.errors import ConfigError
 
 
 def _field(column: Column, alias: str | None = None) -> tuple[Any, Any]:

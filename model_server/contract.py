@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
-from pipeline.safe_load import ParseError, load_json
+from model_server.errors import ConfigError
+from model_server.safe_load import ParseError, load_json
 
 NUMERIC_TYPES = {"float64", "float32", "int64", "int32"}
 STRING_TYPES = {"str", "string", "object"}

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import integrity
-from pipeline.contract import Column
-from pipeline.errors import ModelError
-from pipeline.io import read_json
+from model_server import integrity
+from model_server.contract import Column
+from model_server.errors import ModelError
+from model_server.safe_load import read_json
 
 FORMAT = "onnx"
 # What a missing categorical value becomes in the graph's string inputs (ONNX strings cannot be NaN);
