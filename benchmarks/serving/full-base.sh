@@ -42,10 +42,11 @@ full_image() {
   if [[ ! -s $FULL_TAR ]]; then
     log "building $FULL_IMAGE from Debian packages (a few minutes)"
     mkdir -p "$(dirname "$FULL_TAR")"
-    local include
+    local include mirror
+    mirror=$("$(dirname "${BASH_SOURCE[0]}")/../../scripts/ci/debian-mirror.sh")
     include=$(IFS=,; echo "${PACKAGES[*]}")
     mmdebstrap --quiet --variant=minbase --format=tar --include="$include" \
-      bookworm "$FULL_TAR.part" http://deb.debian.org/debian
+      bookworm "$FULL_TAR.part" "$mirror"
     mv "$FULL_TAR.part" "$FULL_TAR"
   fi
   docker import --change 'CMD ["python3"]' "$FULL_TAR" "$FULL_IMAGE" >/dev/null

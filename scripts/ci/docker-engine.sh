@@ -55,10 +55,12 @@ base_image() {
   fi
   if [[ ! -s $BASE_TAR ]]; then
     log "building $BASE_IMAGE from Debian packages (about a minute)"
+    local mirror
+    mirror=$("$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh")
     "${AS_ROOT[@]}" mkdir -p "$(dirname "$BASE_TAR")"
     "${AS_ROOT[@]}" mmdebstrap --quiet --variant=minbase --format=tar \
       --include=python3,python3-venv,python3-pip,ca-certificates \
-      bookworm "$BASE_TAR.part" http://deb.debian.org/debian
+      bookworm "$BASE_TAR.part" "$mirror"
     "${AS_ROOT[@]}" mv "$BASE_TAR.part" "$BASE_TAR"
   fi
   docker import --change 'CMD ["python3"]' "$BASE_TAR" "$BASE_IMAGE" >/dev/null
