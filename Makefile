@@ -10,6 +10,8 @@ PYTHON ?= python3
 # DVC stages call `pipeline ...`: make the venv's commands visible to them.
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := False
+# DVC forks an analytics daemon per command otherwise (CI machines cannot reach it; it only costs CPU).
+export DVC_NO_ANALYTICS := 1
 
 .PHONY: help install run test lint lock engine repro hadolint ci ci-steps
 

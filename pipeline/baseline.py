@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from model_server.safe_load import ParseError, load_json, load_yaml
-
-
-def show(root: Path, rev: str, relpath: str) -> str | None:
-    """The file's text at `rev`, or None when the repo, the revision or the file does not exist."""
-    try:
-        out = subprocess.run(
-            ["git", "show", f"{rev}:{relpath}"], cwd=root, capture_output=True, text=True, check=False, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout if out.returncode == 0 else None
+from pipeline.git import show
 
 
 def json_at(root: Path, rev: str, relpath: str) -> dict[str, Any] | None:

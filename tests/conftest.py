@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -17,6 +17,9 @@ import yaml
 from pipeline.params import Params, parse_params
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# Every `dvc` command otherwise forks a daemon that tries to send usage analytics (unreachable here, and a
+# second of CPU per command on a 2-core machine).
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # botocore (dvc-s3, boto3) would otherwise look for credentials at the EC2 metadata address: tests
 # talk to loopback only.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -34,6 +37,14 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a project needs to run the pipeline: everything else is code, installed in the venv.
 PROJECT_FILES = ["params.yaml", "dvc.yaml", "gx", "data/external"]
+
+
+def engine_unavailable(reason: str, tiers: str) -> NoReturn:
+    """The one policy for a missing Docker engine: tests that need it must run in CI (`.ci/run` starts it through
+    `make engine`), so under CI=true it is a failure; on a developer's machine they skip with the fix."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}: {tiers} must run in CI (`make test` runs `make engine` first)")
+    pytest.skip(f"{reason}: run `sudo make engine` to enable {tiers}")
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

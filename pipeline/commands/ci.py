@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import git
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
 from pipeline.errors import ConfigError, DataError
@@ -27,19 +27,10 @@ ARTIFACT = "pipeline-report"
 def _commit(ctx: Context, given: str | None = None) -> str:
     if given:
         return given
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
-    out = subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        cwd=ctx.paths.root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    if out.returncode != 0:
+    commit = git.head_commit(ctx.paths.root)
+    if commit is None:
         raise ConfigError(f"{ctx.paths.root}: not a git checkout; pass --sha")
-    return out.stdout.strip()
+    return commit
 
 
 def _warning(message: str, title: str | None = None) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
 from pipeline.errors import ConfigError, PipelineError
@@ -68,10 +68,11 @@ def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
 
 
 def _record(ctx: Context, action: str, app: str, target: Any, meta: dict[str, Any]) -> Any:
-    from pipeline.deploy.record import DeployRecord, git_commit
+    from pipeline.deploy.record import DeployRecord
+    from pipeline.git import head_commit
 
     return DeployRecord(
-        action, app, target.name, model_sha256=meta.get("sha256"), git_commit=git_commit(ctx.paths.root)
+        action, app, target.name, model_sha256=meta.get("sha256"), git_commit=head_commit(ctx.paths.root)
     )
 
 
@@ -132,12 +133,15 @@ def _digests_from(ctx: Context) -> dict[str, str] | None:
     if args.record:
         path = Path(args.record)
         try:
-            staged = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            staged = load_json(path.read_bytes())
+        except (OSError, ParseError) as exc:
             raise ConfigError(
                 f"{path}: cannot read the deploy record ({exc}); pass the JSON `pipeline deploy` "
                 "wrote for the source app"
             ) from None
+        if not isinstance(staged, dict):
+            raise ConfigError(f"{path}: the deploy record is not a JSON object; pass the JSON `pipeline deploy` "
+                              "wrote for the source app")
         if staged.get("app") != args.source or staged.get("outcome") not in {"deployed", "noop"}:
             raise ConfigError(
                 f"{path}: the record is for {staged.get('app')!r} with outcome "

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import git
 from pipeline.commands.base import Context, Outcome
 from pipeline.container import record
 from pipeline.errors import GateFailed, UsageError
@@ -42,7 +43,7 @@ def _build(ctx: Context) -> Outcome:
         context=context,
         repository=ctx.args.repository,
         dockerfile=ctx.args.dockerfile,
-        git_commit=ctx.args.git_commit or image.git_commit(context),
+        git_commit=ctx.args.git_commit or git.head_commit(context) or "unknown",
         build_args=_pairs(ctx.args.build_arg, "--build-arg"),
         # An empty --network (a workflow input left blank) means the engine's default.
         network_mode=ctx.args.network or None,

@@ -8,9 +8,7 @@ formation API takes as `docker_image`.
 from __future__ import annotations
 
 import os
-import re
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from model_server import served_model
+from pipeline import git
 from pipeline import model as model_io
 from pipeline.errors import ConfigError, ExternalError, ModelError
 
@@ -61,27 +60,12 @@ def _probe_unix_socket(host: str) -> None:
             ) from None
 
 
-def git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def source_url(root: Path) -> str | None:
     """Where the image's source lives: the GitHub repository in Actions, else the git remote."""
     server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
     if server and repo:
         return f"{server}/{repo}"
-    try:
-        out = subprocess.run(["git", "config", "--get", "remote.origin.url"], cwd=root, capture_output=True,
-                             text=True, check=False, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    url = out.stdout.strip()
-    # A remote URL can carry a user and token before the host: never bake those into a label.
-    return re.sub(r"//[^/@]+@", "//", url) or None
+    return git.origin_url(root)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,6 @@ Nothing secret goes in: the record holds names, versions, digests and the smoke 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,23 +23,6 @@ OUTCOMES = {
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def git_commit(root: Path, env: dict[str, str] | None = None) -> str | None:
-    env = dict(os.environ) if env is None else env
-    if env.get("GITHUB_SHA"):
-        return env["GITHUB_SHA"]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ import tenacity
 from dxf import DXF, DXFBase
 from dxf import exceptions as dxf_errors
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.deploy.deadline import Deadline
 from pipeline.deploy.settings import KEY_VAR, Target
 from pipeline.errors import ConfigError, ExternalError, PipelineError
@@ -285,7 +285,12 @@ class Registry:
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
             raise ExternalError(f"{what}: the registry served content with digest {digest}; refusing it")
-        manifest = json.loads(raw)
+        try:
+            manifest = load_json(raw)
+        except ParseError as exc:
+            raise ExternalError(f"{what}: the registry's manifest is not JSON ({exc}); refusing it") from None
+        if not isinstance(manifest, dict):
+            raise ExternalError(f"{what}: the registry's manifest is not a JSON object; refusing it")
         media_type = manifest.get("mediaType")
         if manifest.get("schemaVersion") != 2 or media_type != V2_MANIFEST:
             raise ConfigError(

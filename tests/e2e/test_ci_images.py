@@ -4,30 +4,28 @@ that expects another id is refused (the hand-over between the build, deploy and 
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from pipeline.cli import main
+from tests.conftest import engine_unavailable
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    docker = pytest.importorskip("docker")
     try:
         client = docker.from_env(timeout=60)
         client.ping()
     except Exception as exc:  # any failure to reach the engine means "no Docker here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but the Docker engine does not answer ({exc}); run `sudo make engine`")
-        pytest.skip("no Docker engine; start one with `sudo make engine` to run the end-to-end tests")
+        engine_unavailable(f"the Docker engine does not answer ({exc})", "the CI image tests")
     return client
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from pipeline.scan.policy import ScanPolicy
 from pipeline.scan.run import scan_image
+from tests.conftest import engine_unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -85,12 +86,7 @@ def engine() -> Iterator[Any]:
         client, reason = _connect()
         gc.collect()
     if client is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"CI=true but the Docker engine or {BASE} is not available ({reason}); "
-                "run `make engine` before the tests"
-            )
-        pytest.skip(f"no Docker engine with {BASE} ({reason}); run `sudo make engine` to enable these tests")
+        engine_unavailable(f"the Docker engine or {BASE} is not available ({reason})", "the scan tests")
     yield client
     client.close()
 

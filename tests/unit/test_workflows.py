@@ -24,11 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
 
-# Commands the workflows call that other branches add (issues 3, 4 and 5). They are checked against the real
-# parser like every other command; while one does not exist yet, it must be listed here. When those branches
-# are merged this set must become empty: a listed command that exists fails `test_pending_is_still_pending`.
-PENDING: set[tuple[str, ...]] = set()
-
 # Write access is granted only here, each for one reason (see docs/github-actions.md).
 WRITE_GRANTS = {
     ("pr-comment.yml", "comment", "pull-requests"),  # the sticky report comment
@@ -246,27 +241,18 @@ def test_make_targets_exist() -> None:
 
 
 def test_pipeline_commands_exist() -> None:
-    """Every `pipeline ...` in a workflow parses with the real CLI, except the documented PENDING ones."""
+    """Every `pipeline ...` in a workflow parses with the real CLI."""
     for where, words in run_commands():
         if words[0] != "pipeline":
             continue
         _, leaf = resolve(words[1:])
-        if not leaf:
-            pending = any(tuple(words[1 : 1 + len(p)]) == p for p in PENDING)
-            assert pending, f"{where}: `{shlex.join(words)}` does not exist"
-            continue
+        assert leaf, f"{where}: `{shlex.join(words)}` does not exist"
         # Shell variables hold runtime values (app names, paths, ids): parse with a plausible one.
         args = [re.sub(r"\$\{?\w+\}?", "example-app", w) for w in words[1:]]
         try:
             build_parser().parse_args(args)
         except SystemExit:
             pytest.fail(f"{where}: `{shlex.join(words)}` is rejected by the real parser")
-
-
-def test_pending_is_still_pending() -> None:
-    for command in PENDING:
-        _, leaf = resolve(list(command))
-        assert not leaf, f"`pipeline {' '.join(command)}` exists now: remove it from PENDING"
 
 
 def _make_ci_steps() -> list[tuple[str, ...]]:
@@ -288,7 +274,7 @@ def _command_key(words: list[str]) -> tuple[str, ...]:
         return ("make", words[1])
     path, _ = resolve(words[1:])
     if not path:
-        path = next((p for p in PENDING if tuple(words[1 : 1 + len(p)]) == p), tuple(words[1:2]))
+        path = tuple(words[1:2])
     return ("pipeline", *path)
 
 

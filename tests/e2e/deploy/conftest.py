@@ -19,11 +19,16 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import requests
 from pydantic import SecretStr
+
+from tests.conftest import engine_unavailable
+
+# The serving image fixtures (built once per session), for the deploy of the real image.
+from tests.e2e.serve.conftest import build_context, serving_image  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
 STANDIN = Path(__file__).parent / "standin"
@@ -46,12 +51,8 @@ IMAGES = {
 _names = itertools.count()
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"{reason}: end-to-end deploy tests must run in CI (the CI script runs `make engine` first)"
-        )
-    pytest.skip(f"{reason}: run `sudo make engine` to enable the end-to-end deploy tests")
+def unavailable(reason: str) -> NoReturn:
+    engine_unavailable(reason, "the end-to-end deploy tests")
 
 
 @pytest.fixture(scope="session")

@@ -1,27 +1,13 @@
 """End to end with the real serving image (the project's Dockerfile), built once per session by the
 serving tests' own fixtures, deployed to heroku-local through the full production flow: a real model
 answers the smoke test's /predict, and the model hash it reports must be the one the build used.
-
-The serving image arrives with the serving package (pipeline.container); on a branch without it this
-module skips, and once that package exists a missing fixture is an error, not a skip.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
-
-try:
-    from tests.e2e.serve.conftest import build_context, serving_image  # noqa: F401 - fixtures used below
-except ImportError:
-    if importlib.util.find_spec("pipeline.container") is not None:
-        raise
-    pytest.skip(
-        "the serving image (pipeline.container, tests/e2e/serve) is not on this branch",
-        allow_module_level=True,
-    )
 
 pytestmark = pytest.mark.e2e
 

@@ -20,6 +20,7 @@ from model_server import served_model
 from pipeline import model as model_io
 from pipeline.container import image
 from pipeline.errors import PipelineError
+from tests.conftest import engine_unavailable
 
 ROOT = Path(__file__).resolve().parents[3]
 STAND_IN = "local/python-base:3.11-ca"
@@ -36,9 +37,7 @@ def docker_client() -> Any:
     try:
         return image.connect(timeout=600)
     except PipelineError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {exc}; .ci/run must start the engine (scripts/ci/docker-engine.sh)")
-        pytest.skip(f"{exc}. Enable the end-to-end tests with `sudo make engine` (installs and starts docker.io)")
+        engine_unavailable(str(exc), "the serving image tests")
 
 
 def _run_stage(root: Path, stage: str) -> None:

@@ -6,16 +6,16 @@ them the tier skips with that hint on a laptop, and FAILS when CI=true: in CI it
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from pydantic import SecretStr
 
+from tests.conftest import engine_unavailable
 from tests.e2e.workflows.harness import ACT, REPOSITORY, Act, make_repository
 from tests.github_standin import TOKEN, GitHubStandIn
 
@@ -25,10 +25,8 @@ BUILD_VARS = {"IMAGE_BUILD_ARGS": "PYTHON_IMAGE=local/python-base:3.11-ca", "IMA
 STAGING, PRODUCTION = "octo-model-staging", "octo-model"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: the workflow tier must run in CI (the CI script runs `make engine` first)")
-    pytest.skip(f"{reason}: run `sudo make engine` to enable the workflow tier")
+def _unavailable(reason: str) -> NoReturn:
+    engine_unavailable(reason, "the workflow tier")
 
 
 @pytest.fixture(scope="session")
