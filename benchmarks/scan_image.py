@@ -14,7 +14,7 @@ import time
 
 import docker
 
-from pipeline.scan.policy import ScanPolicy
+from pipeline.gates.scan_policy import ScanPolicy
 from pipeline.scan.run import scan_image
 
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal
 
+from pipeline.gates.scan_policy import ScanPolicy, Severity
 from pipeline.gates.verdict import Finding, Verdict
-from pipeline.scan.policy import ScanPolicy, Severity
 
 Kind = Literal["vulnerability", "misconfiguration", "secret", "lint", "image", "policy"]
 Status = Literal["blocking", "waived", "reported"]

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import Severity
+from pipeline.gates.scan_policy import Severity
 
 _COMPILER = re.compile(
     r"^(?:gcc|cc|c\+\+|g\+\+|cpp|clang|clang\+\+|tcc|gfortran|rustc|go)(?:-\d+(?:\.\d+)*)?$"

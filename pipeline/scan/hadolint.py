@@ -17,7 +17,7 @@ from typing import Any
 from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError, ExternalError
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import Severity
+from pipeline.gates.scan_policy import Severity
 
 # A Dockerfile gives at most a few findings per line; more output than this is not hadolint's JSON.
 OUTPUT_MAX_BYTES = 32 << 20

@@ -16,7 +16,7 @@ from model_server.safe_load import ParseError, load_json
 from pipeline.config_errors import key_path
 from pipeline.errors import DataError
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import Severity, SeverityName
+from pipeline.gates.scan_policy import Severity, SeverityName
 
 TRIVY_HOW = "regenerate it with `trivy image --format json --output {name} IMAGE`"
 PIP_AUDIT_HOW = "regenerate it with `pip-audit --format json --output {name}`"

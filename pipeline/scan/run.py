@@ -19,12 +19,13 @@ from pipeline import __version__
 from pipeline.errors import DataError
 from pipeline.gates import scan as gate
 from pipeline.gates.scan import ScanFinding
+from pipeline.gates.scan_policy import ScanPolicy
 from pipeline.gates.verdict import Verdict
 from pipeline.io import replaced_together
 from pipeline.paths import Paths
 from pipeline.scan import engine, facts, hadolint, reports, sbom, secrets
 from pipeline.scan.layers import read_saved
-from pipeline.scan.policy import ScanPolicy, load_policy
+from pipeline.scan.policy import load_policy
 
 FINDINGS, MARKDOWN, SARIF, SBOM = "findings.json", "scan.md", "scan.sarif", "sbom.cdx.json"
 

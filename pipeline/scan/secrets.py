@@ -16,7 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from pipeline.gates.scan import ScanFinding
-from pipeline.scan.policy import SecretsPolicy, Severity
+from pipeline.gates.scan_policy import SecretsPolicy, Severity
 
 _NOISY = {"Base64HighEntropyString", "HexHighEntropyString", "KeywordDetector", "IPPublicDetector"}
 _ALLOWLIST_FILTER = "detect_secrets.filters.allowlist.is_line_allowlisted"

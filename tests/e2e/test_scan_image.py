@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.scan.policy import ScanPolicy
+from pipeline.gates.scan_policy import ScanPolicy
 from pipeline.scan.run import scan_image
 from tests.conftest import engine_unavailable
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError, ExternalError
+from pipeline.gates.scan_policy import Severity
 from pipeline.scan import hadolint
-from pipeline.scan.policy import Severity
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.gates.scan import ScanFinding, evaluate, to_markdown, to_sarif
-from pipeline.scan.policy import ScanPolicy, Severity, load_policy, parse_policy
+from pipeline.gates.scan_policy import ScanPolicy, Severity, parse_policy
+from pipeline.scan.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = date(2025, 6, 1)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import DataError
+from pipeline.gates.scan_policy import SecretsPolicy, Severity
 from pipeline.scan import facts, reports, sbom, secrets
 from pipeline.scan.layers import read_saved
-from pipeline.scan.policy import SecretsPolicy, Severity
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scan"
 AWS_KEY = "AKIA" + "Z7VQ4KXDM2PLR5TN"  # shaped like an access key id, assembled so no scanner flags this file
