@@ -16,6 +16,7 @@ from typing import Any
 from model_server import served_model
 from model_server.contract import DataContract, load_contract
 from model_server.errors import PipelineError
+from model_server.model_meta import ModelMeta, ServingMeta
 from model_server.predictor import Predictor, self_check
 from model_server.safe_load import load_json, load_yaml
 from model_server.served_model import ServedModel
@@ -55,25 +56,25 @@ class ServingModel:
             predictor=predictor if problem is None else None,
             problem=problem,
             # The trained model's hash is the model's identity; the graph's is checked on load.
-            sha256=str(loaded.model_meta.get("sha256")),
+            sha256=loaded.model_meta.sha256,
             load_seconds=load_seconds,
             provenance=provenance or {},
         )
 
     @classmethod
-    def refused(cls, contract: DataContract, serving_meta: dict[str, Any], problem: str, **kw: Any) -> ServingModel:
+    def refused(cls, contract: DataContract, serving_meta: Any, problem: str, **kw: Any) -> ServingModel:
         # Without readable metadata the request schema falls back to every contract column.
         meta = _trained(serving_meta)
-        known = [f for f in meta.get("features") or () if f in contract.names]
+        known = [f for f in (meta.features if meta else ()) if f in contract.names]
         features = tuple(known) or contract.names
-        return cls(contract=contract, features=features, classes=tuple(meta.get("classes") or ("unknown",)),
+        return cls(contract=contract, features=features, classes=meta.classes if meta else ("unknown",),
                    predictor=None, problem=problem, **kw)
 
 
-def _trained(serving_meta: dict[str, Any]) -> dict[str, Any]:
-    """The trained model's metadata that serving.json carries, or {} when it is unreadable."""
-    model = serving_meta.get("model")
-    return model if isinstance(model, dict) else {}
+def _trained(serving_meta: Any) -> ModelMeta | None:
+    """The trained model's metadata that serving.json carries, when readable: a refused model still reports what
+    it can (the graph may be the part that was tampered with)."""
+    return ModelMeta.parse_or_none(serving_meta.get("model")) if isinstance(serving_meta, dict) else None
 
 
 def _read(path: Path, parse: Any) -> Any:
@@ -94,26 +95,27 @@ def dvc_model_hash(lock: Any, model_path: str) -> str | None:
     return None
 
 
-def provenance(settings: Settings, serving_meta: dict[str, Any]) -> dict[str, Any]:
+def provenance(settings: Settings, serving_meta: Any) -> dict[str, Any]:
     params = _read(settings.params_path, load_yaml)
     lock = _read(settings.dvc_lock_path, load_yaml)
     meta = _trained(serving_meta)
+    served = ServingMeta.parse_or_none(serving_meta)
     return {
         "git_commit": settings.git_commit,
         "model": {
-            "sha256": meta.get("sha256"),
+            "sha256": meta.sha256 if meta else None,
             "dvc_md5": dvc_model_hash(lock, "models/model.skops"),
-            "type": meta.get("model"),
-            "hyperparameters": meta.get("hyperparameters"),
-            "features": meta.get("features"),
-            "classes": meta.get("classes"),
-            "sklearn_version": meta.get("sklearn_version"),  # what it was trained with
-            "train_rows": meta.get("train_rows"),
+            "type": meta.model if meta else None,
+            "hyperparameters": meta.hyperparameters if meta else None,
+            "features": list(meta.features) if meta else None,
+            "classes": list(meta.classes) if meta else None,
+            "sklearn_version": meta.sklearn_version if meta else None,  # what it was trained with
+            "train_rows": meta.train_rows if meta else None,
             "served_as": {
-                "format": serving_meta.get("format"),
-                "sha256": serving_meta.get("sha256"),
+                "format": served.format if served else None,
+                "sha256": served.sha256 if served else None,
                 "dvc_md5": dvc_model_hash(lock, "models/model.onnx"),
-                "parity": serving_meta.get("parity"),
+                "parity": served.parity if served else None,
             },
         },
         "params": params if isinstance(params, dict) else None,
@@ -125,7 +127,6 @@ def load_serving_model(settings: Settings) -> ServingModel:
     """Never raises for a bad model (see module doc); a missing contract is a broken image and does raise."""
     contract = load_contract(settings.contract_path)
     meta = _read(settings.meta_path, load_json)
-    meta = meta if isinstance(meta, dict) else {}
     info = provenance(settings, meta)
     start = time.perf_counter()
     try:

@@ -25,7 +25,7 @@ import numpy as np
 from model_server import integrity
 from model_server.contract import Column
 from model_server.errors import ModelError
-from model_server.safe_load import read_json
+from model_server.model_meta import ModelMeta, ServingMeta
 
 FORMAT = "onnx"
 # What a missing categorical value becomes in the graph's string inputs (ONNX strings cannot be NaN);
@@ -79,37 +79,26 @@ def graph_inputs(columns: Sequence[Column], values: Mapping[str, Sequence[Any]])
 @dataclass(frozen=True)
 class ServedModel:
     session: Any  # onnxruntime.InferenceSession
-    meta: dict[str, Any]  # serving.json
+    meta: ServingMeta  # serving.json
 
     @property
-    def model_meta(self) -> dict[str, Any]:
+    def model_meta(self) -> ModelMeta:
         """The trained model's metadata (models/model.json when it was exported)."""
-        return dict(self.meta["model"])
+        return self.meta.model
 
     @property
     def classes(self) -> list[str]:
-        return [str(c) for c in self.meta["model"]["classes"]]
+        return list(self.meta.model.classes)
 
     @property
     def features(self) -> list[str]:
-        return list(self.meta["model"]["features"])
+        return list(self.meta.model.features)
 
 
-def _recorded(meta_path: Path) -> dict[str, Any]:
-    meta = read_json(meta_path, "serving metadata")
-    model = meta.get("model") if isinstance(meta, dict) else None
-    if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and isinstance(model, dict)
-            and isinstance(model.get("sha256"), str) and isinstance(model.get("features"), list)
-            and isinstance(model.get("classes"), list) and isinstance(meta.get("inputs"), list)):
-        raise ModelError(f"{meta_path}: not the metadata of an exported model (sha256, model, inputs); "
-                         "re-export it with `dvc repro export`")
-    return meta
-
-
-def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
+def verify(model_path: Path, meta_path: Path) -> ServingMeta:
     """Check the graph against its recorded hash without loading it; returns serving.json."""
-    meta = _recorded(meta_path)
-    integrity.verified_bytes(model_path, meta["sha256"], meta_path, "export")
+    meta = ServingMeta.read(meta_path)
+    integrity.verified_bytes(model_path, meta.sha256, meta_path, "export")
     return meta
 
 
@@ -117,8 +106,8 @@ def load(model_path: Path, meta_path: Path) -> ServedModel:
     """Verify, then load the very bytes that were hashed."""
     import onnxruntime as ort
 
-    meta = _recorded(meta_path)
-    data = integrity.verified_bytes(model_path, meta["sha256"], meta_path, "export")
+    meta = ServingMeta.read(meta_path)
+    data = integrity.verified_bytes(model_path, meta.sha256, meta_path, "export")
     options = ort.SessionOptions()
     # One thread per call: a dyno's CPU is shared by the workers, and a session without its own
     # thread pool is safe to fork (WEB_CONCURRENCY > 1 forks workers after the model is loaded).
@@ -130,9 +119,9 @@ def load(model_path: Path, meta_path: Path) -> ServedModel:
     except Exception as exc:  # onnxruntime raises its own error types for a graph it cannot run
         raise ModelError(f"{model_path}: onnxruntime cannot load it ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:200]}); re-export it with `dvc repro export`") from None
-    expected = [(i["name"], i["type"]) for i in meta["inputs"]]
-    features = list(meta["model"]["features"])
-    if [i.get("column", i["name"]) for i in meta["inputs"]] != features or \
+    expected = [(i.name, i.type) for i in meta.inputs]
+    features = list(meta.model.features)
+    if [i.feature for i in meta.inputs] != features or \
             [n for n, _ in expected] != [input_names(features)[f] for f in features]:
         raise ModelError(f"{meta_path}: its inputs do not map the model's features {features[:3]}... to graph "
                          "inputs as this version does; re-export it with `dvc repro export`")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model_server import integrity
-from model_server.safe_load import read_json
+from model_server.model_meta import ModelMeta
 from pipeline.errors import ModelError
 from pipeline.io import json_text, replaced_together
 
@@ -34,15 +34,15 @@ def sha256_of(path: Path) -> str:
 @dataclass(frozen=True)
 class LoadedModel:
     estimator: Any
-    meta: dict[str, Any]
+    meta: ModelMeta
 
     @property
     def classes(self) -> list[str]:
-        return [str(c) for c in self.meta["classes"]]
+        return list(self.meta.classes)
 
     @property
     def features(self) -> list[str]:
-        return list(self.meta["features"])
+        return list(self.meta.features)
 
 
 def _reproducible(archive: Path) -> None:
@@ -67,7 +67,7 @@ def _reproducible(archive: Path) -> None:
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), payload)
 
 
-def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path) -> dict[str, Any]:
+def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path) -> ModelMeta:
     """Write model and metadata (which names the model's hash) side by side, then replace both at once:
     a failure anywhere leaves the previous pair untouched."""
     import skops.io as sio
@@ -75,33 +75,26 @@ def save(estimator: Any, meta: dict[str, Any], model_path: Path, meta_path: Path
     with replaced_together(model_path, meta_path) as (tmp_model, tmp_meta):
         sio.dump(estimator, tmp_model)
         _reproducible(tmp_model)
-        full = {
+        full = ModelMeta.model_validate({
             **meta, "format": FORMAT, "sha256": sha256_of(tmp_model), "file": model_path.name,
             # The types beyond skops' own defaults the file needs: `load` trusts exactly these (if they
             # pass TRUSTED_PREFIXES) instead of parsing the archive once more to find them.
             "skops_types": sorted(sio.get_untrusted_types(file=tmp_model)),
-        }
-        tmp_meta.write_text(json_text(full), encoding="utf-8")
+        })
+        tmp_meta.write_text(json_text(full.to_json()), encoding="utf-8")
     return full
-
-
-def _recorded(meta_path: Path) -> dict[str, Any]:
-    meta = read_json(meta_path, "model metadata")
-    if not isinstance(meta, dict) or "sha256" not in meta:
-        raise ModelError(f"{meta_path}: no sha256 recorded; retrain with `dvc repro train`")
-    return meta
 
 
 def _unloadable(model_path: Path, exc: Exception) -> ModelError:
     return ModelError(f"{model_path}: cannot be loaded ({type(exc).__name__}: {exc}); retrain it")
 
 
-def verify(model_path: Path, meta_path: Path) -> dict[str, Any]:
+def verify(model_path: Path, meta_path: Path) -> ModelMeta:
     """Check the artifact against its recorded hash without loading it."""
-    meta = _recorded(meta_path)
+    meta = ModelMeta.read(meta_path)
     if not model_path.is_file():
         raise integrity.missing(model_path, "train")
-    integrity.check(model_path, sha256_of(model_path), meta["sha256"], meta_path)
+    integrity.check(model_path, sha256_of(model_path), meta.sha256, meta_path)
     return meta
 
 
@@ -110,12 +103,11 @@ def load(model_path: Path, meta_path: Path) -> LoadedModel:
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    meta = _recorded(meta_path)
-    data = integrity.verified_bytes(model_path, meta["sha256"], meta_path, "train")
-    types = meta.get("skops_types")
+    meta = ModelMeta.read(meta_path)
+    data = integrity.verified_bytes(model_path, meta.sha256, meta_path, "train")
     try:
-        if not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
-            types = sio.get_untrusted_types(data=data)  # metadata written before the list was recorded
+        # Metadata written before the list was recorded: find the types in the archive.
+        types = list(meta.skops_types) if meta.skops_types is not None else sio.get_untrusted_types(data=data)
     except Exception as exc:  # skops raises a range of errors for a corrupt archive
         raise _unloadable(model_path, exc) from None
     refused = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from model_server.model_meta import ModelMeta
 from pipeline.ci.api import GitHub
 from pipeline.errors import UsageError
 
@@ -63,20 +64,24 @@ def _data_gate(gate: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _model_card(meta: dict[str, Any] | None, source: str | None) -> list[str]:
-    if not meta:
+def _model_card(meta: ModelMeta | None, source: str | None) -> list[str]:
+    if meta is None:
         return ["_No model metadata found (models/model.json)._"]
-    hyper = ", ".join(f"{k}={v}" for k, v in sorted((meta.get("hyperparameters") or {}).items()))
+    hyper = ", ".join(f"{k}={v}" for k, v in sorted(meta.hyperparameters.items()))
+
+    def known(value: object) -> object:
+        return "?" if value is None else value
+
     lines = [
-        f"- **Model**: `{meta.get('model', '?')}` ({hyper or 'default hyperparameters'}), "
-        f"saved as {meta.get('format', '?')} (no pickle), scikit-learn {meta.get('sklearn_version', '?')}",
-        f"- **Task**: predict `{meta.get('target', '?')}` ({', '.join(map(str, meta.get('classes', [])))}) "
-        f"from {', '.join(f'`{f}`' for f in meta.get('features', []))}",
-        f"- **Training data**: {meta.get('train_rows', '?')} rows"
+        f"- **Model**: `{known(meta.model)}` ({hyper or 'default hyperparameters'}), "
+        f"saved as {known(meta.format)} (no pickle), scikit-learn {known(meta.sklearn_version)}",
+        f"- **Task**: predict `{known(meta.target)}` ({', '.join(meta.classes)}) "
+        f"from {', '.join(f'`{f}`' for f in meta.features)}",
+        f"- **Training data**: {known(meta.train_rows)} rows"
         + (f" from `{source}`" if source else "")
-        + f", seed {meta.get('seed', '?')}; "
-        f"inputs must satisfy the data contract `{meta.get('contract', '?')}`",
-        f"- **Artifact**: sha256 `{meta.get('sha256', '?')}`; the image serves its ONNX export, proven to give "
+        + f", seed {known(meta.seed)}; "
+        f"inputs must satisfy the data contract `{known(meta.contract)}`",
+        f"- **Artifact**: sha256 `{meta.sha256}`; the image serves its ONNX export, proven to give "
         "the same labels and probabilities on every prepared row and hash-checked before the server loads it",
         "- **Limitations**: valid only for inputs like the training data; the drift suite flags shifts, "
         "and predictions outside the contract are refused rather than guessed.",
@@ -90,7 +95,7 @@ def notes(
     commit: str,
     metrics: dict[str, Any] | None,
     data_gate: dict[str, Any] | None,
-    model_meta: dict[str, Any] | None,
+    model_meta: ModelMeta | None,
     scan_md: str | None,
     image_id: str | None = None,
     data_source: str | None = None,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model_server.model_meta import ModelMeta
 from pipeline import git
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
@@ -122,7 +123,7 @@ def _release_notes(ctx: Context) -> Outcome:
         commit=staged.commit if staged else _commit(ctx),
         metrics=_read_optional_json(ctx.paths.metrics),
         data_gate=_read_optional_json(ctx.paths.data_gate_json),
-        model_meta=_read_optional_json(ctx.paths.model_meta),
+        model_meta=ModelMeta.read(ctx.paths.model_meta) if ctx.paths.model_meta.is_file() else None,
         scan_md=scan.read_text(encoding="utf-8") if scan and scan.is_file() else None,
         image_id=staged.image_id if staged else None,
         staging_url=(staged.run_url or None) if staged else None,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model_server.model_meta import ModelMeta
 from model_server.safe_load import ParseError, load_json
 from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
@@ -30,10 +31,11 @@ def _protect_logs(redact: Any) -> None:
     logging.getLogger("pipeline").addFilter(scrub)
 
 
-def _model_meta(ctx: Context) -> dict[str, Any]:
+def _model_meta(ctx: Context) -> ModelMeta | None:
+    """This checkout's trained model, when there is a readable one: promote and rollback need none."""
     from model_server.safe_load import read_json_object_or_none
 
-    return read_json_object_or_none(ctx.paths.model_meta) or {}
+    return ModelMeta.parse_or_none(read_json_object_or_none(ctx.paths.model_meta))
 
 
 def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
@@ -54,8 +56,8 @@ def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
     meta = _model_meta(ctx)
     probe = Probe(
         sample_record(contract, ctx.params.data.features),
-        meta.get("classes"),
-        meta.get("sha256") if expect_model else None,
+        list(meta.classes) if meta else None,
+        meta.sha256 if meta and expect_model else None,
     )
     deadline = Deadline(args.timeout)
     deployer = Deployer(
@@ -67,12 +69,12 @@ def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
     return target, deployer, meta
 
 
-def _record(ctx: Context, action: str, app: str, target: Any, meta: dict[str, Any]) -> Any:
+def _record(ctx: Context, action: str, app: str, target: Any, meta: ModelMeta | None) -> Any:
     from pipeline.deploy.record import DeployRecord
     from pipeline.git import head_commit
 
     return DeployRecord(
-        action, app, target.name, model_sha256=meta.get("sha256"), git_commit=head_commit(ctx.paths.root)
+        action, app, target.name, model_sha256=meta.sha256 if meta else None, git_commit=head_commit(ctx.paths.root)
     )
 
 

@@ -112,8 +112,8 @@ def _smoke(ctx: Context, url: str) -> SmokeResult:
 
     meta = model_io.verify(ctx.paths.model, ctx.paths.model_meta)
     contract = load_contract(ctx.paths.root / ctx.params.gates.data.suite)
-    probe = Probe(sample=sample_record(contract, meta["features"]), classes=meta["classes"],
-                  model_sha256=meta["sha256"])
+    probe = Probe(sample=sample_record(contract, list(meta.features)), classes=list(meta.classes),
+                  model_sha256=meta.sha256)
     return smoke_test(url, probe, Deadline(ctx.args.timeout), ready_within=ctx.args.timeout)
 
 

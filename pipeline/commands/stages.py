@@ -82,17 +82,17 @@ def _train(ctx: Context) -> Outcome:
     from pipeline.stages import train
 
     meta = train.run(ctx.params, ctx.paths)
-    return Outcome([f"trained {meta['model']} on {meta['train_rows']} rows -> "
-                    f"{ctx.paths.rel(ctx.paths.model)} (sha256 {meta['sha256'][:12]})"])
+    return Outcome([f"trained {meta.model} on {meta.train_rows} rows -> "
+                    f"{ctx.paths.rel(ctx.paths.model)} (sha256 {meta.sha256[:12]})"])
 
 
 def _export(ctx: Context) -> Outcome:
     from pipeline.stages import export
 
     meta = export.run(ctx.params, ctx.paths)
-    proof = meta["parity"]
+    proof = meta.parity
     return Outcome([f"exported {ctx.paths.rel(ctx.paths.model)} -> {ctx.paths.rel(ctx.paths.onnx_model)} "
-                    f"(sha256 {meta['sha256'][:12]}): same labels on all {proof['rows']} checked rows, "
+                    f"(sha256 {meta.sha256[:12]}): same labels on all {proof['rows']} checked rows, "
                     f"probabilities within {proof['max_probability_difference']:.1e}"
                     + (f" ({proof['tied_rows']} rows with tied top classes got the other of them)"
                        if proof.get("tied_rows") else "")])

@@ -100,12 +100,12 @@ def build(client: Any, spec: BuildSpec, progress: Progress = lambda _line: None)
     models = spec.context / "models"
     # An image must never carry a model that fails its own integrity check.
     meta = model_io.verify(models / "model.skops", models / "model.json")
-    sha = str(meta["sha256"])
+    sha = meta.sha256
     # What the image runs is the ONNX export; it must be intact and exported from this very model.
     served = served_model.verify(models / "model.onnx", models / "serving.json")
-    if served["model"].get("sha256") != sha:
+    if served.model.sha256 != sha:
         raise ModelError(
-            f"{models / 'model.onnx'}: exported from model {str(served['model'].get('sha256'))[:12]}, not from "
+            f"{models / 'model.onnx'}: exported from model {served.model.sha256[:12]}, not from "
             f"{models / 'model.skops'} ({sha[:12]}); run `dvc repro export`"
         )
     commit = spec.git_commit

@@ -21,6 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
+from model_server.model_meta import ModelMeta
 from pipeline import model as model_io
 from pipeline.errors import ConfigError, DataError
 from pipeline.io import atomic_write, write_json
@@ -146,11 +147,10 @@ def _write_pngs(paths: Paths, cm: np.ndarray, classes: list[str], curves: dict[s
     save(fig, "feature_importance.png")
 
 
-def dataset_identity(model_meta: dict[str, Any]) -> dict[str, Any]:
+def dataset_identity(model_meta: ModelMeta) -> dict[str, Any]:
     """What the metrics were measured on, recorded with them so the metric gate compares like with like:
     the same target, features and labels (a baseline on another dataset or task is not comparable)."""
-    return {"target": model_meta["target"], "features": list(model_meta["features"]),
-            "classes": [str(c) for c in model_meta["classes"]]}
+    return {"target": model_meta.target, "features": list(model_meta.features), "classes": list(model_meta.classes)}
 
 
 def run(params: Params, paths: Paths) -> dict[str, Any]:

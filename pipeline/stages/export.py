@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from model_server.contract import DataContract, load_contract
+from model_server.model_meta import ServingMeta
 from model_server.served_model import FORMAT, MISSING_STRING
 from pipeline import model as model_io
 from pipeline import onnx_export
@@ -32,9 +32,9 @@ def _versions() -> dict[str, str]:
     return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "skl2onnx": skl2onnx.__version__}
 
 
-def run(params: Params, paths: Paths) -> dict[str, Any]:
+def run(params: Params, paths: Paths) -> ServingMeta:
     loaded = model_io.load(paths.model, paths.model_meta)
-    contract = load_contract(paths.root / str(loaded.meta.get("contract") or params.gates.data.suite))
+    contract = load_contract(paths.root / (loaded.meta.contract or params.gates.data.suite))
     frames = []
     for split in (paths.train, paths.test):
         if not split.is_file():
@@ -48,7 +48,7 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
 def export(
     loaded: LoadedModel, contract: DataContract, rows: pd.DataFrame, data: list[str],
     onnx_path: Path, meta_path: Path, source: str = "the model",
-) -> dict[str, Any]:
+) -> ServingMeta:
     """Convert, prove on `rows` (and on them with each feature missing), then write graph and metadata."""
     import onnxruntime as ort
 
@@ -78,7 +78,7 @@ def export(
             "Report the estimator to skl2onnx"
         )
 
-    meta = {
+    meta = ServingMeta.model_validate({
         "format": FORMAT,
         "file": onnx_path.name,
         "sha256": hashlib.sha256(graph).hexdigest(),
@@ -95,8 +95,8 @@ def export(
             "tolerance": onnx_export.PROBABILITY_TOLERANCE,
         },
         "exported_with": _versions(),
-    }
+    })
     with replaced_together(onnx_path, meta_path) as (tmp_graph, tmp_meta):
         tmp_graph.write_bytes(graph)
-        tmp_meta.write_text(json_text(meta), encoding="utf-8")
+        tmp_meta.write_text(json_text(meta.to_json()), encoding="utf-8")
     return meta

@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from model_server.contract import DataContract, load_contract
+from model_server.model_meta import ModelMeta
 from pipeline import model as model_io
 from pipeline.errors import DataError
 from pipeline.params import Params
@@ -57,7 +58,7 @@ def build_estimator(params: Params, contract: DataContract) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("classifier", clf)])
 
 
-def run(params: Params, paths: Paths, contract: DataContract | None = None) -> dict[str, Any]:
+def run(params: Params, paths: Paths, contract: DataContract | None = None) -> ModelMeta:
     contract = contract or load_contract(paths.root / params.gates.data.suite)
     require_columns(params, contract)
     where = paths.rel(paths.train)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from model_server.model_meta import ModelMeta
 from pipeline.ci import candidate, comment, release
 from pipeline.ci.api import GitHub, GitHubSettings
 from pipeline.cli import main
@@ -253,16 +254,8 @@ def test_release_notes_carry_metrics_gate_scan_and_model_card(tmp_path: Path) ->
             "per_class": {"Adelie": {"precision": 1.0, "recall": 0.97, "f1": 0.98, "support": 30}},
         },
         data_gate={"passed": True, "summary": {"expectations": 39, "failed": 0}},
-        model_meta={
-            "model": "random_forest",
-            "format": "skops",
-            "target": "species",
-            "classes": ["Adelie"],
-            "features": ["island"],
-            "train_rows": 275,
-            "sha256": "f" * 64,
-            "hyperparameters": {"n": 1},
-        },
+        model_meta=ModelMeta(model="random_forest", format="skops", target="species", classes=("Adelie",),
+                             features=("island",), train_rows=275, sha256="f" * 64, hyperparameters={"n": 1}),
         scan_md="## ✅ Scan gate: passed\n\n0 blocking findings",
         data_source="palmerpenguins",
     )
