@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("pipeline.heroku_local")
+from heroku_local.registry.index import ImageRef
+
+log = logging.getLogger("heroku_local")
 
 LABEL = "io.mlops-ci.heroku-local"
 MEMORY_MB = {
@@ -45,14 +47,6 @@ class RuntimeRules:
 
     def memory_for(self, size: str) -> int:
         return self.memory_mb.get(size.lower(), self.memory_mb["standard-1x"])
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    process_type: str
-    repository: str
-    config_digest: str
-    manifest_digest: str
 
 
 class RuntimeFailure(Exception):
