@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 
 from heroku_local.dynos import Dyno, DynoLifecycle
-from heroku_local.errors import ServiceError, invalid
+from heroku_local.errors import ServiceError, not_found
 from heroku_local.runtime import RuntimeFailure
 from heroku_local.state.apps import App, Apps
 from heroku_local.state.releases import Release, Releases
@@ -89,7 +89,7 @@ class Delivery:
         with self.apps.lock:
             current = app.current
             if ptype is not None and ptype not in app.formation:
-                raise invalid(f"Invalid params: {app.name} has no {ptype} process type")
+                raise not_found("formation")
         if current is not None:
             self.submit(app, lambda: self._restart(app, current, ptype, dyno))
 
