@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
 import uvicorn
 from pydantic import SecretStr
 
@@ -71,8 +72,6 @@ class HerokuLocal:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> HerokuLocal:
-        import docker
-
         logging.getLogger("uvicorn.error").addFilter(QuietInjectedDrops())
         try:
             client = self._docker or docker.from_env(timeout=300, max_pool_size=64)
