@@ -5,7 +5,6 @@ Every request needs `Authorization: Bearer <key>` (401 `unauthorized` otherwise)
 `Accept: application/vnd.heroku+json; version=3[.variant]` (406 `not_acceptable`); every answer
 carries `Request-Id` and `RateLimit-Remaining`, from a token bucket like Heroku's (4500 tokens,
 refilled at 75 a minute by default; empty -> 429 `rate_limit`). Errors are `{"id", "message"}`.
-Lists of releases honour `Range: version ..; max=N, order=desc` (206 + Next-Range when cut).
 Release output and log sessions are served at pre-signed URLs that need no key, as on Heroku.
 """
 

@@ -15,11 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from heroku_local.api.gatekeeper import TokenBucket
 from heroku_local.errors import PlatformError, invalid
 from heroku_local.faults import FaultBook
 from heroku_local.platform import Platform
-
-from .gatekeeper import TokenBucket
 
 MAX_BODY_BYTES = 1 << 20  # far above any Platform API request; a bigger one is not a real client
 
