@@ -197,13 +197,16 @@ def test_ps_scale_absolute_and_relative_and_restart(heroku, cli, make_app, image
 
     heroku("ps:scale", "web=1", "--app", app)
     wait_for(lambda: [d["name"] for d in platform.get(f"/apps/{app}/dynos")] == ["web.1"])
-    before = platform.get(f"/apps/{app}/dynos/web.1")["id"]
-    restarted = heroku("ps:restart", "--app", app)
-    assert "Restarting all dynos" in restarted.stderr + restarted.stdout
-    after = wait_for(
-        lambda: next((d for d in up_dynos(platform, app) if d["id"] != before), None), timeout=40
-    )
-    assert after["name"] == "web.1"
+    for how in ([], ["--process-type", "web"], ["--dyno-name", "web.1"]):
+        before = wait_for(lambda: up_dynos(platform, app), timeout=40)[0]["id"]
+        restarted = heroku("ps:restart", *how, "--app", app)
+        assert "Restarting" in restarted.stderr + restarted.stdout
+        after = wait_for(
+            lambda old=before: next((d for d in up_dynos(platform, app) if d["id"] != old), None), timeout=40
+        )
+        assert after["name"] == "web.1", how
+    missing = heroku("ps:restart", "--dyno-name", "web.7", "--app", app, check=False)
+    assert missing.returncode != 0 and "Couldn't find that dyno" in missing.stderr
 
 
 def test_releases_info_and_rollback(heroku, cli, make_app, images, platform):
