@@ -81,6 +81,6 @@ lock: install ## re-pin requirements/lock.txt from the current .venv (after chan
 	  $(BIN)/pip freeze --exclude-editable | grep -v '^mlops-ci-pipeline'; } > requirements/lock.txt
 
 lint: install ## ruff, mypy and the import contracts
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff check pipeline model_server heroku_local tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -1,7 +1,7 @@
 """Convert the trained scikit-learn pipeline to ONNX and prove the graph answers like the model.
 
 Only the `export` stage imports this (skl2onnx and scikit-learn); the serving side reads the result
-through pipeline/served_model.py.
+through model_server/served_model.py.
 
 Exactness, not "close enough". A naive float32 conversion of this project's random forest changed
 probabilities by up to 0.085 on 17 of 69 test rows: scikit-learn scales in float64 and then casts

@@ -55,7 +55,7 @@ class Paths:
 
     @property
     def onnx_model(self) -> Path:
-        """What the serving image runs (pipeline/served_model.py)."""
+        """What the serving image runs (model_server/served_model.py)."""
         return self.models_dir / "model.onnx"
 
     @property

@@ -30,12 +30,12 @@ import docker
 import requests
 from pydantic import SecretStr
 
+from heroku_local.runtime import RuntimeRules
+from heroku_local.server import HerokuLocal, LocalConfig
 from pipeline.deploy.deadline import Deadline
 from pipeline.deploy.http import HerokuAPI
 from pipeline.deploy.registry import Registry
 from pipeline.deploy.settings import Target
-from pipeline.heroku_local.runtime import RuntimeRules
-from pipeline.heroku_local.server import HerokuLocal, LocalConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "e2e" / "deploy" / "standin"

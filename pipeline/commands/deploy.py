@@ -193,7 +193,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--target",
         choices=["heroku", "local"],
         default="heroku",
-        help="heroku (api.heroku.com) or local (a running `pipeline heroku-local`); default heroku",
+        help="heroku (api.heroku.com) or local (a running `heroku-local`); default heroku",
     )
     p.add_argument(
         "--timeout", type=float, default=900.0, help="hard overall timeout in seconds (default 900)"

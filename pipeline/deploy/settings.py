@@ -8,7 +8,6 @@ error messages built from a server's or the Docker engine's words).
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -19,19 +18,24 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError
 
 HEROKU_API = "https://api.heroku.com"
 HEROKU_REGISTRY = "registry.heroku.com"
 KEY_VAR = "HEROKU_API_KEY"
+# heroku-local's endpoint file. heroku-local owns the format (heroku_local/endpoint.py documents it and is
+# its one writer); this module only reads it, as a file, since the deployer must reach heroku-local the
+# way it reaches Heroku: over HTTP, importing nothing of it (an import contract in pyproject.toml).
 LOCAL_HOME_VAR = "HEROKU_LOCAL_HOME"
 ENDPOINT_FILE = "endpoint.json"
+ENDPOINT_MAX_BYTES = 64 * 1024
 
 TargetName = Literal["heroku", "local"]
 
 
 def local_home(env: Mapping[str, str] | None = None) -> Path:
-    """Where `pipeline heroku-local` keeps its registry storage and announces its endpoints."""
+    """Where `heroku-local` keeps its registry storage and announces its endpoints."""
     env = os.environ if env is None else env
     if env.get(LOCAL_HOME_VAR):
         return Path(env[LOCAL_HOME_VAR]).expanduser()
@@ -83,7 +87,7 @@ def _check_url(var: str, value: str, problems: list[str]) -> str:
 def resolve_target(name: TargetName, env: Mapping[str, str] | None = None) -> Target:
     """Read the target's endpoints and key, reporting every problem in one line.
 
-    heroku: api.heroku.com and registry.heroku.com. local: the endpoints `pipeline heroku-local`
+    heroku: api.heroku.com and registry.heroku.com. local: the endpoints `heroku-local`
     wrote to $HEROKU_LOCAL_HOME/endpoint.json. HEROKU_API_URL and HEROKU_REGISTRY override either.
     """
     env = os.environ if env is None else env
@@ -92,18 +96,19 @@ def resolve_target(name: TargetName, env: Mapping[str, str] | None = None) -> Ta
     if name == "local":
         announced = local_home(env) / ENDPOINT_FILE
         try:
-            endpoint = json.loads(announced.read_text(encoding="utf-8"))
-            api_url, registry = str(endpoint["api_url"]), str(endpoint["registry"])
+            endpoint = load_json(announced.read_bytes(), max_bytes=ENDPOINT_MAX_BYTES)
+            announced_api, announced_registry = endpoint["api_url"], endpoint["registry"]
+            if not (isinstance(announced_api, str) and isinstance(announced_registry, str)):
+                raise TypeError("api_url and registry must be strings")
+            api_url, registry = announced_api, announced_registry
         except FileNotFoundError:
             if not (env.get("HEROKU_API_URL") and env.get("HEROKU_REGISTRY")):
                 problems.append(
                     f"no heroku-local is announced at {announced}; start one with "
-                    "`pipeline heroku-local` (or set HEROKU_API_URL and HEROKU_REGISTRY)"
+                    "`heroku-local` (or set HEROKU_API_URL and HEROKU_REGISTRY)"
                 )
-        except (ValueError, KeyError, TypeError):
-            problems.append(
-                f"{announced} is not a heroku-local endpoint file; restart `pipeline heroku-local`"
-            )
+        except (ParseError, KeyError, TypeError, OSError):
+            problems.append(f"{announced} is not a heroku-local endpoint file; restart `heroku-local`")
     api_url = _check_url("HEROKU_API_URL", env.get("HEROKU_API_URL") or api_url, problems)
     registry = (env.get("HEROKU_REGISTRY") or registry).strip().rstrip("/")
     if "://" in registry or "/" in registry:
@@ -111,7 +116,7 @@ def resolve_target(name: TargetName, env: Mapping[str, str] | None = None) -> Ta
     key = env.get(KEY_VAR, "").strip()
     if not key:
         hint = (
-            "the key `pipeline heroku-local` was started with"
+            "the key `heroku-local` was started with"
             if name == "local"
             else "a Heroku API key (`heroku authorizations:create`, stored as a CI secret)"
         )

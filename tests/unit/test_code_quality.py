@@ -14,7 +14,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "pipeline", "tests", "benchmarks"], ["mypy"], ["lint-imports"]],
+    [["ruff", "check", "pipeline", "model_server", "heroku_local", "tests", "benchmarks"], ["mypy"], ["lint-imports"]],
     ids=["ruff", "mypy", "import-contracts"],
 )
 def test_static_check_passes(command: list[str]) -> None:

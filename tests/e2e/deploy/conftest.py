@@ -121,8 +121,8 @@ def api_key() -> str:
 
 @pytest.fixture(scope="session")
 def local(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, api_key: str) -> Iterator[Any]:
-    from pipeline.heroku_local.runtime import RuntimeRules
-    from pipeline.heroku_local.server import HerokuLocal, LocalConfig
+    from heroku_local.runtime import RuntimeRules
+    from heroku_local.server import HerokuLocal, LocalConfig
 
     config = LocalConfig(
         home=tmp_path_factory.mktemp("heroku-local"),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.heroku_local.runtime import LABEL
+from heroku_local.runtime import LABEL
 
 pytestmark = pytest.mark.e2e
 
@@ -231,8 +231,7 @@ def test_heroku_local_command_runs_until_sigterm_and_cleans_up(docker_client, tm
     command = [
         sys.executable,
         "-m",
-        "pipeline",
-        "heroku-local",
+        "heroku_local",
         "--home",
         str(home),
         "--port",
@@ -273,7 +272,7 @@ def test_heroku_local_command_runs_until_sigterm_and_cleans_up(docker_client, tm
 def test_heroku_local_command_needs_a_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HEROKU_API_KEY"}
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "heroku-local", "--home", str(tmp_path)],
+        [sys.executable, "-m", "heroku_local", "--home", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,

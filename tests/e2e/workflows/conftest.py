@@ -63,8 +63,8 @@ def heroku_key() -> str:
 @pytest.fixture(scope="session")
 def heroku(engine: None, tmp_path_factory: pytest.TempPathFactory, heroku_key: str) -> Iterator[Any]:
     """The local Heroku-compatible target with a staging and a production app, as a user would have created."""
-    from pipeline.heroku_local.runtime import RuntimeRules
-    from pipeline.heroku_local.server import HerokuLocal, LocalConfig
+    from heroku_local.runtime import RuntimeRules
+    from heroku_local.server import HerokuLocal, LocalConfig
 
     config = LocalConfig(home=tmp_path_factory.mktemp("wf-heroku"), api_key=SecretStr(heroku_key),
                          rules=RuntimeRules(boot_timeout=30, stop_timeout=5, release_timeout=120))

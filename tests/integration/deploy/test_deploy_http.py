@@ -12,15 +12,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from heroku_local.api import TokenBucket, create_api
+from heroku_local.faults import Fault, FaultBook
+from heroku_local.platform import Platform
+from heroku_local.registry.index import RegistryIndex
+from heroku_local.runtime import RuntimeRules
+from heroku_local.servers import HttpServers
 from pipeline.deploy.deadline import Deadline
 from pipeline.deploy.http import AmbiguousResult, HerokuAPI, HerokuAPIError
 from pipeline.deploy.settings import Target
 from pipeline.errors import ConfigError
-from pipeline.heroku_local.api import TokenBucket, create_api
-from pipeline.heroku_local.faults import Fault, FaultBook
-from pipeline.heroku_local.platform import Platform, RegistryIndex
-from pipeline.heroku_local.runtime import RuntimeRules
-from pipeline.heroku_local.server import _Servers
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ class Served:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
-    servers = _Servers()
+    servers = HttpServers()
     started: list[Served] = []
 
     def start(capacity: int = 4500, per_second: float = 75 / 60) -> Served:

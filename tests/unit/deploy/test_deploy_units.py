@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from heroku_local.api import TokenBucket
+from heroku_local.api.ranges import select_range
+from heroku_local.errors import PlatformError
+from heroku_local.faults import Fault, FaultBook
+from heroku_local.registry.front import manifest_problem
+from heroku_local.runtime import DockerRuntime, listening, reachable
+from heroku_local.state.releases import Release
 from model_server.contract import load_contract
 from pipeline.deploy.deployer import Deployer, diagnose, failure_message
 from pipeline.deploy.record import DeployRecord
 from pipeline.deploy.settings import RedactingFilter, Redactor, Target, resolve_target
 from pipeline.deploy.smoke import check_prediction, sample_record
 from pipeline.errors import ConfigError
-from pipeline.heroku_local.api import TokenBucket, select_range
-from pipeline.heroku_local.faults import Fault, FaultBook
-from pipeline.heroku_local.platform import PlatformError, Release
-from pipeline.heroku_local.registry import manifest_problem
-from pipeline.heroku_local.runtime import DockerRuntime, listening, reachable
 
 ROOT = Path(__file__).resolve().parents[3]
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
@@ -180,7 +182,7 @@ def test_settings_report_every_problem_at_once_and_keep_the_key_out_of_reprs(tmp
 
 def test_local_target_reads_the_announced_endpoints(tmp_path):
     env = {"HEROKU_API_KEY": KEY, "HEROKU_LOCAL_HOME": str(tmp_path)}
-    with pytest.raises(ConfigError, match="start one with `pipeline heroku-local`"):
+    with pytest.raises(ConfigError, match="start one with `heroku-local`"):
         resolve_target("local", env)
     (tmp_path / "endpoint.json").write_text(
         json.dumps({"api_url": "http://127.0.0.1:5005", "registry": "127.0.0.1:5006"})

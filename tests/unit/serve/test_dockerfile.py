@@ -28,7 +28,7 @@ def test_serving_lock_is_hashed_and_lean() -> None:
     lock = (ROOT / "requirements" / "serve.txt").read_text()
     pins = re.findall(r"^([A-Za-z0-9._-]+)==", lock, re.M)
     assert {"fastapi", "uvicorn", "onnxruntime", "numpy"} <= set(pins)
-    # The model runs as ONNX: none of the training stack ships (pipeline/served_model.py).
+    # The model runs as ONNX: none of the training stack ships (model_server/served_model.py).
     assert not {"dvc", "great-expectations", "matplotlib", "docker", "scikit-learn", "scipy", "pandas", "skops",
                 "skl2onnx", "sympy"} & set(pins)
     assert lock.count("--hash=sha256:") >= len(pins)

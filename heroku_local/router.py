@@ -11,12 +11,12 @@ import itertools
 import time
 from typing import Any
 
-import anyio
 import httpx
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 
-from pipeline.heroku_local.platform import Platform
+from heroku_local.platform import Platform
+from heroku_local.relay import Relayed
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "upgrade", "te", "content-length"}
 CODES = {
@@ -29,22 +29,6 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Application Er
 <body><h1>Application error</h1><p>An error occurred in the application and your page could not be served.
 If you are the application owner, check your logs for details (heroku-local: {code} {desc}).</p></body></html>
 """
-
-
-class Relayed(StreamingResponse):
-    """An upstream response passed on as it streams in. The upstream connection is released however
-    this ends, a client that went away included (then the body is never iterated at all)."""
-
-    def __init__(self, upstream: httpx.Response, headers: dict[str, str]) -> None:
-        super().__init__(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers)
-        self.upstream = upstream
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.upstream.aclose()
 
 
 class Router:
@@ -61,14 +45,11 @@ class Router:
         return self._client
 
     def _log(self, request: Request, text: str) -> None:
-        try:
-            app = self.platform.app(self.app)
-        except Exception:
+        app = self.platform.apps.find(self.app)
+        if app is None:
             return
         host = request.headers.get("host", "")
-        self.platform.log(
-            app, "heroku", "router", f'{text} method={request.method} path="{request.url.path}" host={host}'
-        )
+        app.log.write("heroku", "router", f'{text} method={request.method} path="{request.url.path}" host={host}')
 
     def _error(self, request: Request, code: str) -> Response:
         self._log(request, f'at=error code={code} desc="{CODES[code]}" status=503')

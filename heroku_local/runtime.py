@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("pipeline.heroku_local")
+import docker
+
+from heroku_local.registry.index import ImageRef
+
+log = logging.getLogger("heroku_local")
 
 LABEL = "io.mlops-ci.heroku-local"
 MEMORY_MB = {
@@ -45,14 +49,6 @@ class RuntimeRules:
 
     def memory_for(self, size: str) -> int:
         return self.memory_mb.get(size.lower(), self.memory_mb["standard-1x"])
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    process_type: str
-    repository: str
-    config_digest: str
-    manifest_digest: str
 
 
 class RuntimeFailure(Exception):
@@ -106,8 +102,6 @@ class DockerRuntime:
 
     def prepare(self) -> None:
         """Remove what an earlier run of this instance left behind, and make the dyno network."""
-        import docker
-
         for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.instance}"}):
             container.remove(force=True)
         try:
@@ -116,8 +110,6 @@ class DockerRuntime:
             self.client.networks.create(self.network, driver="bridge", labels={LABEL: self.instance})
 
     def teardown(self) -> None:
-        import docker
-
         try:
             self.client.networks.get(self.network).remove()
         except docker.errors.APIError as exc:
@@ -125,8 +117,6 @@ class DockerRuntime:
 
     def image(self, ref: ImageRef) -> dict[str, Any]:
         """The image's engine attributes, pulled from the app's registry by digest when not local."""
-        import docker
-
         try:
             return dict(self.client.api.inspect_image(ref.config_digest))
         except docker.errors.ImageNotFound:
@@ -224,8 +214,6 @@ class DockerRuntime:
         return int(result.get("StatusCode", -1)), oom
 
     def stop(self, container: Any, timeout: float | None = None) -> None:
-        import docker
-
         try:
             container.stop(timeout=int(self.rules.stop_timeout if timeout is None else timeout))
         except docker.errors.APIError as exc:
@@ -233,8 +221,6 @@ class DockerRuntime:
 
     @staticmethod
     def kill(container: Any) -> None:
-        import docker
-
         try:
             container.kill()
         except docker.errors.APIError as exc:
@@ -242,8 +228,6 @@ class DockerRuntime:
 
     @staticmethod
     def remove(container: Any) -> None:
-        import docker
-
         try:
             container.remove(force=True)
         except docker.errors.APIError as exc:
