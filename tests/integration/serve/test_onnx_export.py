@@ -53,15 +53,15 @@ def test_export_is_proven_equal_reproducible_and_loads_without_scikit_learn(
     rows = _rows(contract)
     meta = export.export(loaded, contract, rows, ["synthetic"], tmp_path / "model.onnx", tmp_path / "serving.json")
     graph = (tmp_path / "model.onnx").read_bytes()
-    assert meta["sha256"] == hashlib.sha256(graph).hexdigest()
-    assert meta["model"]["sha256"] == loaded.meta["sha256"]
-    assert meta["parity"]["label_mismatches"] == 0
-    assert meta["parity"]["rows"] == len(rows) + onnx_export.MISSING_VARIANT_ROWS * len(FEATURES)
-    assert meta["parity"]["max_probability_difference"] <= onnx_export.PROBABILITY_TOLERANCE
-    assert json.loads((tmp_path / "serving.json").read_text()) == json.loads(json.dumps(meta, default=str))
+    assert meta.sha256 == hashlib.sha256(graph).hexdigest()
+    assert meta.model.sha256 == loaded.meta.sha256
+    assert meta.parity["label_mismatches"] == 0
+    assert meta.parity["rows"] == len(rows) + onnx_export.MISSING_VARIANT_ROWS * len(FEATURES)
+    assert meta.parity["max_probability_difference"] <= onnx_export.PROBABILITY_TOLERANCE
+    assert json.loads((tmp_path / "serving.json").read_text()) == meta.to_json()
 
     again = export.export(loaded, contract, rows, ["synthetic"], tmp_path / "b.onnx", tmp_path / "b.json")
-    assert again["sha256"] == meta["sha256"], "the same model must export to the same bytes"
+    assert again.sha256 == meta.sha256, "the same model must export to the same bytes"
 
     # An independent check through the serving loader: labels equal, probabilities to float32 rounding.
     served = served_model.load(tmp_path / "model.onnx", tmp_path / "serving.json")
