@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.ci import github
-from pipeline.commands import ci, deploy, heroku_local, image, scan, serve, stages
+from pipeline.commands import ci, deploy, heroku_local, image, scan, serve, stages, track
 from pipeline.commands.base import Context, Register
 from pipeline.errors import GateFailed, PipelineError
 from pipeline.paths import Paths
@@ -22,7 +22,7 @@ from pipeline.paths import Paths
 # Each module adds its own sub-commands; a new capability is one import and one entry here.
 COMMANDS: list[Register] = [
     stages.register, serve.register, image.register, scan.register, deploy.register,
-    heroku_local.register, ci.register,
+    heroku_local.register, ci.register, track.register,
 ]
 
 _LOCATED = re.compile(r"^(?P<file>[\w./-]+\.[\w]+)(?::(?P<line>\d+))?:\s")
