@@ -9,11 +9,12 @@ extra) from PyPI at the client's exact version and cached by uv after the first 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -31,15 +32,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass(frozen=True)
+@dataclass
 class MlflowServer:
+    """A started server; `wait()` blocks until /health answers, so its boot can overlap other set-up."""
+
     uri: str
     root: Path
     log: Path
+    process: subprocess.Popen[bytes]
+    startup_timeout: float
+    healthy: bool = False
+
+    def wait(self) -> str:
+        deadline = time.monotonic() + self.startup_timeout
+        while not self.healthy:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+            with suppress(requests.RequestException):
+                self.healthy = requests.get(f"{self.uri}/health", timeout=2).status_code == 200
+            if not self.healthy:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server not healthy after {self.startup_timeout} s:\n"
+                                       f"{self.log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        return self.uri
 
 
 @contextmanager
-def mlflow_server(root: Path, startup_timeout: float = 240.0) -> Iterator[MlflowServer]:
+def mlflow_server(root: Path, startup_timeout: float = 300.0) -> Iterator[MlflowServer]:
+    """Start `mlflow server` (SQLite backend, artifacts under root) on a free loopback port; stop it at exit."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = root / "server.log"
@@ -54,26 +75,21 @@ def mlflow_server(root: Path, startup_timeout: float = 240.0) -> Iterator[Mlflow
         "--workers", "1",
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
-    uri = f"http://127.0.0.1:{port}"
+        # Its own process group: uv, the mlflow launcher and uvicorn are stopped together at the end.
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
+                                   start_new_session=True)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{uri}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server not healthy after {startup_timeout} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield MlflowServer(uri=uri, root=root, log=log)
+        yield MlflowServer(f"http://127.0.0.1:{port}", root, log, process, startup_timeout)
     finally:
-        process.terminate()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         try:
             process.wait(timeout=20)
+            return
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            continue

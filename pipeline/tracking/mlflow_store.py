@@ -140,7 +140,11 @@ class MlflowStore:
         if not source:
             raise LookupError(f"run {run_id} has no logged model (tag {MODEL_URI_TAG}); log it with "
                               "`pipeline track log` after `dvc repro`")
-        version = self.client.create_model_version(self.settings.model_name, source, run_id=run_id, tags=tags)
+        # MLflow 3 logs models as LoggedModel entities (models:/<model_id>); the registry wants that id too.
+        model_id = source.removeprefix("models:/") if source.startswith("models:/") else None
+        version = self.client.create_model_version(
+            self.settings.model_name, source, run_id=run_id, tags=tags, model_id=model_id
+        )
         return str(version.version), True
 
     def _history(self, alias: str) -> list[str]:
