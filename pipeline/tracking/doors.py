@@ -28,7 +28,12 @@ def _store(settings: TrackingSettings) -> MlflowStore:
     protect_logs(settings)
     from pipeline.tracking.mlflow_store import MlflowStore
 
-    return MlflowStore(settings)
+    try:
+        return MlflowStore(settings)
+    except ImportError:
+        # Tracking configured on a core install: a tracking failure like any other (warning, or exit 4).
+        raise RuntimeError("mlflow is not installed; install the extra: pip install "
+                           "'mlops-ci-pipeline[tracking]'") from None
 
 
 def log_run(settings: TrackingSettings, params: Params, paths: Paths, git_commit: str | None) -> list[str]:

@@ -142,3 +142,31 @@ def test_report_section_compares_with_production() -> None:
     report = compose(data_md=None, metrics_md=None, diff=[], baseline_label="main", has_baseline_params=False,
                      plots=[], tracking_md=text)
     assert "### MLflow" in report
+
+
+def test_track_log_says_tracking_is_off_without_a_uri(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+    from tests.conftest import REPO
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["-C", str(REPO), "track", "log"]) == 0
+    assert capsys.readouterr().out.startswith("tracking: off (set MLFLOW_TRACKING_URI")
+
+
+def test_a_missing_mlflow_is_a_tracking_warning_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sys
+
+    from pipeline.deploy.record import DeployRecord
+    from pipeline.tracking import doors
+    from tests.conftest import REPO
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` now raises ImportError
+    record = DeployRecord("deploy", "demo-staging", "local", outcome="deployed")
+    with caplog.at_level(logging.WARNING, logger="pipeline.tracking"):
+        lines = doors.after_deploy(_settings(required=False), REPO, record, "staging")
+    assert lines == ["tracking: skipped registering the deployed model as 'staging' (see the warning above)"]
+    assert "mlflow is not installed" in caplog.records[0].getMessage()
