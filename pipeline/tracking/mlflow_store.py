@@ -247,11 +247,11 @@ def _onnx_inputs(run: PipelineRun, example: Any) -> dict[str, Any]:
     if run.contract_path is None:
         return {}
     columns = [c for c in load_contract(run.contract_path).columns if c.name in example.columns]
-    values = {c.name: [None if pd_isna(v) else v for v in example[c.name].tolist()] for c in columns}
+    values = {c.name: [None if _is_missing(v) else v for v in example[c.name].tolist()] for c in columns}
     return graph_inputs(columns, values)
 
 
-def pd_isna(value: Any) -> bool:
+def _is_missing(value: Any) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
