@@ -119,7 +119,7 @@ class TrackingParams(_Frozen):
     model_name: str = Field(default="mlops-ci-model", min_length=1)
     # false: an unreachable server is a one-line warning and the command goes on; true: an error, exit 4.
     required: bool = False
-    timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
 
     @field_validator("uri")
     @classmethod

@@ -65,7 +65,7 @@ def test_client_retries_are_bounded() -> None:
     settings = resolve(None, env={"MLFLOW_TRACKING_URI": "http://h:1"})
     assert settings is not None
     assert settings.client_environment()["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
-    assert int(settings.client_environment()["MLFLOW_HTTP_REQUEST_TIMEOUT"]) == 5
+    assert int(settings.client_environment()["MLFLOW_HTTP_REQUEST_TIMEOUT"]) == 10
 
 
 def _lock(**changes: Any) -> dict[str, Any]:
