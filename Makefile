@@ -66,9 +66,11 @@ IMAGE_BUILD_FLAGS ?=
 TRIVY_REPORT ?= reports/trivy.json
 SCAN_FLAGS ?= $(if $(wildcard $(TRIVY_REPORT)),--trivy-report $(TRIVY_REPORT),--allow-missing trivy)
 
+# `pipeline track log` says "tracking: off" unless MLFLOW_TRACKING_URI is set; an unreachable server only warns.
 ci-steps:
 	$(BIN)/pipeline ci pull
 	$(MAKE) --no-print-directory repro
+	$(BIN)/pipeline track log
 	$(BIN)/pipeline gate data
 	$(BIN)/pipeline gate metrics
 	$(MAKE) --no-print-directory hadolint

@@ -110,12 +110,33 @@ class GateParams(_Frozen):
     metrics: MetricGateParams
 
 
+class TrackingParams(_Frozen):
+    """Optional MLflow tracking (`pipeline track`). No stage reads it, so editing it re-runs nothing."""
+
+    # MLFLOW_TRACKING_URI in the environment wins; credentials never belong here (params.yaml is committed).
+    uri: str | None = None
+    experiment: str = Field(default="mlops-ci", min_length=1)
+    model_name: str = Field(default="mlops-ci-model", min_length=1)
+    # false: an unreachable server is a one-line warning and the command goes on; true: an error, exit 4.
+    required: bool = False
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=120.0)] = 10.0
+
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        if value is not None and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError("tracking.uri must not carry credentials (params.yaml is committed); put the URI "
+                             "in MLFLOW_TRACKING_URI and the token in MLFLOW_TRACKING_TOKEN instead")
+        return value
+
+
 class Params(_Frozen):
     data: DataParams
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     gates: GateParams
+    tracking: TrackingParams | None = None
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:

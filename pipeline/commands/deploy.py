@@ -100,8 +100,29 @@ def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Ou
         record.headline(),
         *record.notes,
         f"record: {ctx.paths.rel(json_path)} and {ctx.paths.rel(md_path)}",
+        *_track(ctx, record),
     ]
     return Outcome(lines, summary_md=record.to_markdown(), outputs=outputs)
+
+
+def _track(ctx: Context, record: Any) -> list[str]:
+    """The registry follows the doors, only after a verified release (off unless tracking is configured).
+
+    Here rather than in the deployer: the deployer knows Heroku, this knows which door was used. A tracking
+    failure after a good deploy is a warning (or, with tracking.required, exit 4); the release stands.
+    """
+    from pipeline.tracking import doors
+    from pipeline.tracking.settings import resolve
+
+    settings = resolve(ctx.params.tracking)
+    if settings is None or record.outcome not in {"deployed", "rollback", "noop"}:
+        return []
+    alias = ctx.args.track_alias or doors.DEFAULT_ALIASES[record.action]
+    if record.action == "deploy":
+        return doors.after_deploy(settings, ctx.paths.root, record, alias)
+    if record.action == "promote":
+        return doors.after_promote(settings, record, alias)
+    return doors.after_rollback(settings, alias)
 
 
 def _deploy(ctx: Context) -> Outcome:
@@ -212,6 +233,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="seconds for /ready to answer 200 once the dynos are up (default 30)",
     )
     p.add_argument("--record-dir", help="where the deploy record goes (default reports/deploy)")
+    p.add_argument(
+        "--track-alias",
+        help="MLflow registry alias this door moves when tracking is on (default: deploy staging, promote and "
+             "rollback production)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -127,10 +127,30 @@ def _profile(ctx: Context) -> Outcome:
                     "review and commit it"])
 
 
+def _tracking_md(ctx: Context) -> str | None:
+    """The report's MLflow section when tracking is on; None (no section) when it is off or unreachable."""
+    from model_server.safe_load import read_json_object_or_none
+    from pipeline.gates.report import tracking_md
+    from pipeline.tracking import doors
+    from pipeline.tracking.run_inputs import numeric_metrics
+    from pipeline.tracking.settings import resolve
+
+    settings = resolve(ctx.params.tracking)
+    if settings is None:
+        return None
+    found = doors.report_inputs(settings, ctx.paths.root)
+    if found is None:
+        return None
+    url, production = found
+    current = numeric_metrics(read_json_object_or_none(ctx.paths.metrics) or {})
+    return tracking_md(url, current, production.metrics if production else None,
+                       production.version if production else None, list(ctx.params.gates.metrics.compare))
+
+
 def _report(ctx: Context) -> Outcome:
     from pipeline.stages import report
 
-    text = report.run(ctx.params, ctx.paths, baseline_rev=ctx.args.baseline)
+    text = report.run(ctx.params, ctx.paths, baseline_rev=ctx.args.baseline, tracking_md=_tracking_md(ctx))
     return Outcome([f"wrote {ctx.paths.rel(ctx.paths.report_md)}"], summary_md=text if ctx.args.summary else None)
 
 

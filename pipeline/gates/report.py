@@ -41,6 +41,29 @@ def served_model_md(serving: dict[str, Any] | None, trained: dict[str, Any] | No
             f"(tolerance {proof.get('tolerance', '?')}).")
 
 
+def tracking_md(
+    run_url: str | None,
+    current: dict[str, float],
+    production: dict[str, float] | None,
+    production_version: str | None,
+    compared: list[str],
+) -> str:
+    """The MLflow section: a link to this run and its metrics beside the `production` version's."""
+    lines = ["### MLflow", ""]
+    lines.append(f"Run: [{run_url}]({run_url})" if run_url else
+                 "_This pipeline run is not logged yet (`pipeline track log` after `dvc repro`)._")
+    if production is None or production_version is None:
+        lines += ["", "_No model version has the alias `production` yet: nothing to compare with._"]
+        return "\n".join(lines)
+    lines += ["", f"| metric | production (version {production_version}) | this run | delta |", "|---|---|---|---|"]
+    for name in compared:
+        before, after = production.get(name), current.get(name)
+        delta = f"{after - before:+.4f}" if before is not None and after is not None else "n/a"
+        shown = [f"{v:.4f}" if v is not None else "n/a" for v in (before, after)]
+        lines.append(f"| `{name}` | {shown[0]} | {shown[1]} | {delta} |")
+    return "\n".join(lines)
+
+
 def compose(
     *,
     data_md: str | None,
@@ -50,6 +73,7 @@ def compose(
     has_baseline_params: bool,
     plots: list[str],
     served_md: str | None = None,
+    tracking_md: str | None = None,
     title: str = "ML pipeline report",
 ) -> str:
     lines = [f"## {title}", ""]
@@ -58,6 +82,8 @@ def compose(
     lines.append(metrics_md.strip() if metrics_md else "### ⚠️ Metric gate: no report (the gate stage did not run)")
     if served_md:
         lines += ["", served_md]
+    if tracking_md:
+        lines += ["", tracking_md]
     lines += ["", f"### Parameters changed vs {baseline_label}", ""]
     if not has_baseline_params:
         lines.append(f"_No params.yaml at {baseline_label} to compare with._")

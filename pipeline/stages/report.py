@@ -11,7 +11,7 @@ from pipeline.paths import Paths
 from pipeline.stages.evaluate import plot_files
 
 
-def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
+def run(params: Params, paths: Paths, baseline_rev: str | None = None, tracking_md: str | None = None) -> str:
     rev = baseline_rev or params.gates.metrics.baseline_rev
     base = None
     if rev is not None:
@@ -32,6 +32,7 @@ def run(params: Params, paths: Paths, baseline_rev: str | None = None) -> str:
         has_baseline_params=base is not None,
         plots=plots,
         served_md=served,
+        tracking_md=tracking_md,
     )
     write_text(paths.report_md, text)
     return text

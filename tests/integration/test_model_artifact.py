@@ -55,7 +55,8 @@ def _edit_meta(path: Path, **changes: object) -> None:
 
 
 def test_types_recorded_at_save_are_the_only_extra_ones_trusted_at_load(tmp_path: Path) -> None:
-    saved = model.save(fit(), {"classes": ["a", "b", "c"], "features": ["x"]}, tmp_path / "m.skops", tmp_path / "m.json")
+    meta = {"classes": ["a", "b", "c"], "features": ["x"]}
+    saved = model.save(fit(), meta, tmp_path / "m.skops", tmp_path / "m.json")
     assert saved.skops_types and "sklearn.tree._tree.Tree" in saved.skops_types
     _edit_meta(tmp_path / "m.json", skops_types=[])
     with pytest.raises(ModelError, match=r"m\.skops: Untrusted types found .*m\.json does not list them"):
