@@ -25,7 +25,7 @@ TAG = "v1.0.0"
 
 def live_image(heroku: Any, app: str) -> Any:
     """The web image of the app's current release, as the platform records it."""
-    current = [r for r in heroku.platform.releases(app) if r.status == "succeeded"][-1]
+    current = [r for r in heroku.platform.releases.all(app) if r.status == "succeeded"][-1]
     return current.images["web"]
 
 
