@@ -18,6 +18,7 @@ from typing import Any
 
 from model_server.safe_load import ParseError, load_yaml, read_json_object_or_none
 from pipeline.errors import ConfigError
+from pipeline.gates.report import flatten
 from pipeline.params import Params
 from pipeline.paths import Paths
 from pipeline.stage_lock import md5_of
@@ -35,20 +36,9 @@ def sha256_file(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
-    return flat
-
-
 def numeric_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Every number in metrics.json under its dotted path (per-class recall etc.), in MLflow's key alphabet."""
-    flat = _flatten(metrics)
+    flat = flatten(metrics)
     return {
         _METRIC_KEY.sub("_", key): float(value)
         for key, value in flat.items()
@@ -96,7 +86,7 @@ def _stage_params(stages: Mapping[str, Any]) -> dict[str, str]:
     params: dict[str, str] = {}
     for stage in PARAM_STAGES:
         for file_params in (stages[stage].get("params") or {}).values():
-            for key, value in _flatten(file_params or {}).items():
+            for key, value in flatten(file_params or {}).items():
                 # MLflow params are strings; JSON keeps lists and nulls readable and unambiguous.
                 params[key] = value if isinstance(value, str) else json.dumps(value)
     return params
