@@ -40,8 +40,9 @@ run: install ## the main job: `dvc repro` of the whole pipeline on the example d
 	@status=0; $(BIN)/dvc repro || status=$$?; \
 	  $(BIN)/pipeline report; exit $$status
 
-engine: ## start the real Docker engine, registry binary and stand-in base images the e2e tests use
+engine: ## start the real Docker engine, registry binary and stand-in base images the e2e tests use; install Prometheus
 	@scripts/ci/docker-engine.sh || { [ "$${CI:-}" != "true" ] && echo "make: no Docker engine; end-to-end tests will skip (run 'sudo make engine')"; }
+	@scripts/ci/prometheus.sh || { [ "$${CI:-}" != "true" ] && echo "make: no Prometheus; monitoring tests will skip (run 'sudo make engine')"; }
 
 test: install engine ## the full test suite: unit, integration (real DVC + GX), end-to-end (real Docker)
 	$(BIN)/pytest
