@@ -77,11 +77,20 @@ _UVICORN: dict[str, Any] = {
 }
 
 
+def _protocol(settings: Settings) -> type:
+    """httptools with bounds on header size, header count and slow clients (model_server/http_limits.py)."""
+    from model_server.http_limits import Limits, bounded_protocol
+
+    return bounded_protocol(Limits(max_header_bytes=settings.max_header_bytes, max_headers=settings.max_headers,
+                                   request_timeout=settings.request_timeout))
+
+
 def _serve_here(settings: Settings, config: dict[str, Any]) -> None:
     import uvicorn
 
     uvicorn.run(functools.partial(load_app, settings), factory=True, host=settings.host, port=settings.port,
-                log_config=config, timeout_graceful_shutdown=int(settings.graceful_timeout), **_UVICORN)
+                log_config=config, timeout_graceful_shutdown=int(settings.graceful_timeout),
+                http=_protocol(settings), **_UVICORN)
 
 
 def _serve_forked(settings: Settings, config: dict[str, Any]) -> None:
@@ -90,7 +99,8 @@ def _serve_forked(settings: Settings, config: dict[str, Any]) -> None:
 
     class Worker(UvicornWorker):
         CONFIG_KWARGS: ClassVar[dict[str, Any]] = {**UvicornWorker.CONFIG_KWARGS, **_UVICORN,
-                         "timeout_graceful_shutdown": int(settings.graceful_timeout)}
+                         "timeout_graceful_shutdown": int(settings.graceful_timeout),
+                         "http": _protocol(settings)}
 
     options = {
         "bind": f"{settings.host}:{settings.port}",

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     graceful_timeout: float = Field(
         default=25.0, gt=0, le=30, description="seconds to finish in-flight requests after SIGTERM (Heroku allows 30)"
     )
+    max_header_bytes: int = Field(
+        default=32_768, ge=1024, le=1_048_576, description="request line and headers larger than this get 431"
+    )
+    max_headers: int = Field(default=100, ge=10, le=1000, description="requests with more header lines get 431")
+    request_timeout: float = Field(
+        default=30.0, gt=0, le=300,
+        description="seconds a client has, from connecting or its request's first byte, to send the whole request "
+        "(then 408); the time the app takes to answer is not counted",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_token: SecretStr | None = Field(
         default=None, description="if set, GET /metrics requires 'Authorization: Bearer <token>'"
