@@ -8,6 +8,7 @@ message this module raises contains it.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -17,14 +18,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+import tenacity
 
+from pipeline import retry
 from pipeline.errors import ConfigError, ExternalError
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 API_VERSION = "2022-11-28"
+# Calls safe to send twice: a repeated POST could create a second comment or release.
+_REPEATABLE = frozenset({"GET", "HEAD", "PATCH"})
+# A hostile or confused server must not park the job: Retry-After is honoured up to this.
+_MAX_RETRY_AFTER = 60.0
+
+log = logging.getLogger("pipeline.ci")
 
 
 @dataclass(frozen=True)
@@ -103,18 +110,7 @@ class GitHub:
                 "User-Agent": "mlops-ci-pipeline",
             }
         )
-        # Retries only for calls that are safe to repeat: a retried POST could create a second comment.
-        retry = Retry(
-            total=retries,
-            backoff_factor=backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "PATCH"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._backoff = retry.Backoff(max_attempts=retries + 1, base=backoff)
 
     def __repr__(self) -> str:
         return f"GitHub(api_url={self.settings.api_url!r}, repository={self.settings.repository!r})"
@@ -137,10 +133,25 @@ class GitHub:
     ) -> requests.Response:
         """One call; an HTTP error or a network fault becomes a one-line PipelineError naming the call."""
         where = f"GitHub API {method} {urlsplit(self._url(path)).path}"
-        try:
-            response = self._session.request(
-                method, self._url(path), timeout=self._timeout, stream=stream, **kwargs
+        url, repeatable = self._url(path), method in _REPEATABLE
+        retrying = retry.retrying(
+            self._backoff,
+            # A broken connection is retried when the call is safe to repeat or certainly never arrived;
+            # a 429/5xx answer only when the call is safe to repeat (a POST may have been applied).
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, requests.RequestException) and (repeatable or retry.never_connected(exc))
             )
+            | tenacity.retry_if_result(lambda answer: repeatable and answer.status_code in retry.RETRY_STATUS),
+            log=log,
+            describe=lambda failure: f"{where}: " + (
+                f"answered {failure.status_code}" if isinstance(failure, requests.Response) else type(failure).__name__
+            ),
+            floor=_retry_after,
+            on_retry=lambda failure: failure.close() if isinstance(failure, requests.Response) else None,
+            return_last_result=True,
+        )
+        try:
+            response = retrying(self._session.request, method, url, timeout=self._timeout, stream=stream, **kwargs)
         except requests.RequestException as exc:
             # The exception text can carry the URL but never the token, which only ever sits in a header.
             raise ExternalError(f"{where}: {type(exc).__name__}; check the network and rerun") from None
@@ -187,6 +198,12 @@ class GitHub:
                     raise ExternalError(f"GitHub download {path}: larger than {limit} bytes; refusing")
                 fh.write(chunk)
         return dest
+
+
+def _retry_after(failure: object) -> float:
+    if not isinstance(failure, requests.Response):
+        return 0.0
+    return min(retry.retry_after_seconds(failure.headers.get("Retry-After")) or 0.0, _MAX_RETRY_AFTER)
 
 
 def _message(response: requests.Response) -> str:

@@ -2,7 +2,7 @@
 
 - Bearer auth from the target's SecretStr, applied per request (never stored in session headers).
 - `Accept: application/vnd.heroku+json; version=3`, or a variant such as `3.docker-releases`.
-- Retries with full-jitter exponential backoff (tenacity) on 429, 5xx and broken connections,
+- Retries under the tool's one policy (pipeline/retry.py) on 429, 5xx and broken connections,
   bounded by the deploy's one Deadline; a request that is not idempotent is only retried when the
   server certainly did not act on it (429, 503, connection never made). Otherwise the caller gets
   `AmbiguousResult` and reconciles by looking at the releases list.
@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 
 import requests
 import tenacity
-import urllib3
 from requests.auth import AuthBase
 
-from pipeline import __version__
+from pipeline import __version__, retry
 from pipeline.deploy.deadline import Deadline
 from pipeline.deploy.settings import KEY_VAR, Target
 from pipeline.errors import ConfigError, ExternalError
@@ -40,7 +39,6 @@ NEWEST_FIRST = "version ..; max={n}, order=desc"
 REFILL_PER_SECOND = 75 / 60
 LOW_WATER = 5
 NOT_PROCESSED = {429, 503}
-RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class _BearerAuth(AuthBase):
@@ -106,15 +104,6 @@ def _error_fields(resp: requests.Response) -> tuple[str, str]:
     return str(resp.reason or "error").lower().replace(" ", "_"), resp.text[:200].replace("\n", " ")
 
 
-def _never_connected(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached the server (safe to send again)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    inner = getattr(reason, "reason", None)
-    return isinstance(inner, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
-
-
 class HerokuAPI:
     def __init__(
         self,
@@ -149,30 +138,15 @@ class HerokuAPI:
 
     # -- transport -----------------------------------------------------------------------------
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        high = min(self.backoff_max, self.backoff * 2 ** (state.attempt_number - 1))
-        wait = random.uniform(0, high)  # full jitter  # noqa: S311 - not cryptographic
+    def _floor(self, exc: BaseException | None) -> float:
+        """A 429 waits for the pool to refill: Heroku documents no reset header, and a token comes back
+        every 0.8 s; wait for one or two, jittered so parallel deploys on one account do not retry in step."""
         if isinstance(exc, _Transient) and exc.status == 429:
-            # No reset header is documented; a token comes back every 0.8 s: wait for one or two,
-            # jittered so parallel deploys on one account do not retry in step.
-            refill = random.uniform(1.0, 2.0) / self.refill_per_second  # noqa: S311
-            wait = max(wait, exc.retry_after or 0.0, refill)
-        return min(wait, self.deadline.remaining())
+            return max(exc.retry_after or 0.0, random.uniform(1.0, 2.0) / self.refill_per_second)  # noqa: S311
+        return 0.0
 
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        return state.attempt_number >= self.max_attempts or self.deadline.remaining() <= state.upcoming_sleep
-
-    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+    def _count_retry(self, _failure: object) -> None:
         self.retries += 1
-        exc = state.outcome.exception() if state.outcome else None
-        log.info(
-            "%s; retry %d/%d in %.1f s",
-            exc,
-            state.attempt_number,
-            self.max_attempts - 1,
-            state.upcoming_sleep,
-        )
 
     def _throttle(self) -> None:
         remaining = self.rate_limit_remaining
@@ -199,21 +173,16 @@ class HerokuAPI:
             )
         except requests.RequestException as exc:
             summary = f"{what}: connection failed ({type(exc).__name__})"
-            if not idempotent and not _never_connected(exc):
+            if not idempotent and not retry.never_connected(exc):
                 raise AmbiguousResult(f"{summary}; the request may or may not have been applied") from None
             raise _Transient(summary) from None
         self._note_rate_limit(resp)
-        if resp.status_code in RETRY_STATUS:
+        if resp.status_code in retry.RETRY_STATUS:
             error_id, message = _error_fields(resp)
             summary = self._redact(f"{what} -> {resp.status_code} {error_id}: {message}".rstrip(": "))
             if not idempotent and resp.status_code not in NOT_PROCESSED:
                 raise AmbiguousResult(f"{summary}; the request may or may not have been applied")
-            retry_after = resp.headers.get("Retry-After")
-            raise _Transient(
-                summary,
-                resp.status_code,
-                float(retry_after) if retry_after and retry_after.isdigit() else None,
-            )
+            raise _Transient(summary, resp.status_code, retry.retry_after_seconds(resp.headers.get("Retry-After")))
         return resp
 
     def request(
@@ -231,13 +200,14 @@ class HerokuAPI:
         what = f"Heroku API {method} {path}"
         hdrs = {"Accept": ACCEPT + (f".{variant}" if variant else ""), **(headers or {})}
         url = self.target.api_url + path
-        retrying = tenacity.Retrying(
+        retrying = retry.retrying(
+            retry.Backoff(self.max_attempts, self.backoff, self.backoff_max),
             retry=tenacity.retry_if_exception_type(_Transient),
-            wait=self._wait,
-            stop=self._stop,
-            before_sleep=self._before_sleep,
+            log=log,
+            floor=self._floor,
+            remaining=self.deadline.remaining,
             sleep=self.deadline.sleep,
-            reraise=True,
+            on_retry=self._count_retry,
         )
         try:
             resp = retrying(

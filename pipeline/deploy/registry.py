@@ -25,6 +25,7 @@ from dxf import DXF, DXFBase
 from dxf import exceptions as dxf_errors
 
 from model_server.safe_load import ParseError, load_json
+from pipeline import retry
 from pipeline.deploy.deadline import Deadline
 from pipeline.deploy.settings import KEY_VAR, Target
 from pipeline.errors import ConfigError, ExternalError, PipelineError
@@ -85,7 +86,7 @@ class _RegistryClient(DXF):
 
 def _retryable_http(exc: BaseException) -> bool:
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return exc.response.status_code in {429, 500, 502, 503, 504}
+        return exc.response.status_code in retry.RETRY_STATUS
     return isinstance(exc, requests.ConnectionError | requests.Timeout | _Transient)
 
 
@@ -129,25 +130,13 @@ class Registry:
         return client
 
     def _retrying(self, what: str) -> tenacity.Retrying:
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.info(
-                "%s failed (%s); retry %d/%d in %.1f s",
-                what,
-                self._redact(str(exc))[:200],
-                state.attempt_number,
-                self.max_attempts - 1,
-                state.upcoming_sleep,
-            )
-
-        return tenacity.Retrying(
+        return retry.retrying(
+            retry.Backoff(self.max_attempts, self.backoff),
             retry=tenacity.retry_if_exception(_retryable_http),
-            wait=tenacity.wait_random_exponential(multiplier=self.backoff, max=30),
-            stop=tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_before_delay(self.deadline.remaining()),
+            log=log,
+            describe=lambda exc: f"{what} failed ({self._redact(str(exc))[:200]})",
+            remaining=self.deadline.remaining,
             sleep=self.deadline.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
         )
 
     def _client(self, repository: str) -> _RegistryClient:

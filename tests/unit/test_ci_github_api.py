@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from model_server.model_meta import ModelMeta
+from pipeline.ci import api as api_module
 from pipeline.ci import candidate, comment, release
 from pipeline.ci.api import GitHub, GitHubSettings
 from pipeline.cli import main
@@ -436,3 +438,13 @@ def test_a_huge_report_is_read_only_as_far_as_a_comment_holds(tmp_path: Path) ->
         fh.write(b"\xff" + b"x" * (20 << 20))  # 20 MB, and not even valid UTF-8
     text = comment.read_section(big)
     assert len(text) == comment.MAX_BODY and text.startswith("\ufffd")
+
+
+@pytest.mark.parametrize(("header", "wait"), [("2", 2.0), ("3600", 60.0), (None, 0.0), ("soon", 0.0)])
+def test_retry_after_is_honoured_but_never_parks_the_job(header: str | None, wait: float) -> None:
+    answer = requests.Response()
+    answer.status_code = 429
+    if header is not None:
+        answer.headers["Retry-After"] = header
+    assert api_module._retry_after(answer) == wait
+    assert api_module._retry_after(ConnectionError()) == 0.0
