@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from model_server import served_model
@@ -18,7 +17,7 @@ from model_server.contract import DataContract, load_contract
 from model_server.errors import PipelineError
 from model_server.model_meta import ModelMeta, ServingMeta
 from model_server.predictor import Predictor, self_check
-from model_server.safe_load import load_json, load_yaml
+from model_server.safe_load import load_json, load_yaml, read_or_none
 from model_server.served_model import ServedModel
 from model_server.settings import Settings
 
@@ -77,13 +76,6 @@ def _trained(serving_meta: Any) -> ModelMeta | None:
     return ModelMeta.parse_or_none(serving_meta.get("model")) if isinstance(serving_meta, dict) else None
 
 
-def _read(path: Path, parse: Any) -> Any:
-    try:
-        return parse(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # safe_load.ParseError is a ValueError
-        return None
-
-
 def dvc_model_hash(lock: Any, model_path: str) -> str | None:
     """The md5 DVC recorded for the model file in dvc.lock (what `dvc pull` would fetch)."""
     if not isinstance(lock, dict):
@@ -96,8 +88,8 @@ def dvc_model_hash(lock: Any, model_path: str) -> str | None:
 
 
 def provenance(settings: Settings, serving_meta: Any) -> dict[str, Any]:
-    params = _read(settings.params_path, load_yaml)
-    lock = _read(settings.dvc_lock_path, load_yaml)
+    params = read_or_none(settings.params_path, load_yaml)
+    lock = read_or_none(settings.dvc_lock_path, load_yaml)
     meta = _trained(serving_meta)
     served = ServingMeta.parse_or_none(serving_meta)
     return {
@@ -119,14 +111,14 @@ def provenance(settings: Settings, serving_meta: Any) -> dict[str, Any]:
             },
         },
         "params": params if isinstance(params, dict) else None,
-        "metrics": _read(settings.metrics_path, load_json),
+        "metrics": read_or_none(settings.metrics_path, load_json),
     }
 
 
 def load_serving_model(settings: Settings) -> ServingModel:
     """Never raises for a bad model (see module doc); a missing contract is a broken image and does raise."""
     contract = load_contract(settings.contract_path)
-    meta = _read(settings.meta_path, load_json)
+    meta = read_or_none(settings.meta_path, load_json)
     info = provenance(settings, meta)
     start = time.perf_counter()
     try:

@@ -15,6 +15,7 @@ Callers turn `ParseError` into their own error class, prefixed with the file nam
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,13 +168,19 @@ def load_json(data: bytes | str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
 
 
 # The project's JSON files (metrics, model metadata, records) read through the bounded parser.
-def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
-    """For optional inputs a caller reports as absent rather than failing on: None when the file is
-    missing, unreadable, not JSON or not a JSON object."""
+def read_or_none(path: Path, parse: Callable[[str], Any] = load_json) -> Any:
+    """The one lenient reader, for optional inputs a caller reports as absent rather than failing on
+    (provenance, a report's extras): None when the file is missing, unreadable, not UTF-8 or refused by
+    the bounded parser."""
     try:
-        value = load_json(path.read_bytes())
-    except (OSError, ValueError):
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ParseError and UnicodeDecodeError are ValueErrors
         return None
+
+
+def read_json_object_or_none(path: Path) -> dict[str, Any] | None:
+    """read_or_none for a JSON object: anything else is None too."""
+    value = read_or_none(path, load_json)
     return value if isinstance(value, dict) else None
 
 
@@ -184,3 +191,13 @@ def read_json(path: Path, what: str) -> Any:
         raise DataError(f"{path}: {what} not found; run `dvc repro` first") from None
     except ParseError as exc:
         raise DataError(f"{exc.located(str(path))}: {what} is not readable; run `dvc repro` to rewrite it") from None
+
+
+def read_json_object_if_present(path: Path) -> dict[str, Any] | None:
+    """The strict counterpart of read_json_object_or_none, for inputs that may be absent but must
+    not be corrupt (release notes: no metrics is a note, broken metrics is an error): None when the
+    file does not exist or holds something other than an object, DataError when it does not parse."""
+    if not path.is_file():
+        return None
+    data = read_json(path, path.name)
+    return data if isinstance(data, dict) else None

@@ -100,16 +100,8 @@ def _comment(ctx: Context) -> Outcome:
     )
 
 
-def _read_optional_json(path: Path) -> dict | None:
-    from model_server.safe_load import read_json
-
-    if not path.is_file():
-        return None
-    data = read_json(path, path.name)
-    return data if isinstance(data, dict) else None
-
-
 def _release_notes(ctx: Context) -> Outcome:
+    from model_server.safe_load import read_json_object_if_present
     from pipeline.ci import candidate, release
 
     tag = release.check_tag(ctx.args.tag or os.environ.get("GITHUB_REF_NAME", ""))
@@ -121,8 +113,8 @@ def _release_notes(ctx: Context) -> Outcome:
     text = release.notes(
         tag=tag,
         commit=staged.commit if staged else _commit(ctx),
-        metrics=_read_optional_json(ctx.paths.metrics),
-        data_gate=_read_optional_json(ctx.paths.data_gate_json),
+        metrics=read_json_object_if_present(ctx.paths.metrics),
+        data_gate=read_json_object_if_present(ctx.paths.data_gate_json),
         model_meta=ModelMeta.read(ctx.paths.model_meta) if ctx.paths.model_meta.is_file() else None,
         scan_md=scan.read_text(encoding="utf-8") if scan and scan.is_file() else None,
         image_id=staged.image_id if staged else None,

@@ -6,13 +6,23 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model_server.safe_load import MAX_NODES, ParseError, load_json, load_yaml
+from model_server.errors import DataError
+from model_server.safe_load import (
+    MAX_NODES,
+    ParseError,
+    load_json,
+    load_yaml,
+    read_json_object_if_present,
+    read_json_object_or_none,
+    read_or_none,
+)
 from pipeline.errors import ConfigError
 from pipeline.params import Params, load_params
 
@@ -158,3 +168,38 @@ def test_load_params_reports_a_bomb_with_file_and_line(tmp_path: Path) -> None:
     path.write_text(billion_laughs() + PARAMS_TEXT, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"^params\.yaml:6: expands to more than"):
         load_params(path)
+
+
+# --- the readers built on the parsers ------------------------------------------------------------
+
+@pytest.mark.parametrize(("content", "parse", "expected"), [
+    (b'{"a": 1}', load_json, {"a": 1}),
+    (b"[1, 2]", load_json, [1, 2]),
+    (b"a: 1\n", load_yaml, {"a": 1}),
+    (b'{"a": 1, "a": 2}', load_json, None),  # a duplicate key is refused, not resolved
+    (b"\xff\xfe{}", load_json, None),  # not UTF-8
+    (b'{"a": ', load_json, None),
+    (b"a: " + b"[" * 100 + b"]" * 100 + b"\n", load_yaml, None),  # nested past the bound
+])
+def test_read_or_none_is_lenient_about_everything_but_returns_only_what_parsed(
+    tmp_path: Path, content: bytes, parse: Any, expected: Any
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    assert read_or_none(path, parse) == expected
+    assert read_or_none(tmp_path / "absent", parse) is None
+    assert read_or_none(tmp_path, parse) is None  # a directory
+
+
+def test_object_readers_lenient_and_strict(tmp_path: Path) -> None:
+    good, listed, broken = tmp_path / "good.json", tmp_path / "list.json", tmp_path / "metrics.json"
+    good.write_text('{"accuracy": 0.9}', encoding="utf-8")
+    listed.write_text("[1]", encoding="utf-8")
+    broken.write_text('{"accuracy": ', encoding="utf-8")
+    assert read_json_object_or_none(good) == read_json_object_if_present(good) == {"accuracy": 0.9}
+    assert read_json_object_or_none(listed) is None and read_json_object_if_present(listed) is None
+    assert read_json_object_or_none(tmp_path / "absent") is None
+    assert read_json_object_if_present(tmp_path / "absent") is None
+    assert read_json_object_or_none(broken) is None
+    with pytest.raises(DataError, match=r"metrics\.json:1: not valid JSON .*: metrics\.json is not readable"):
+        read_json_object_if_present(broken)
