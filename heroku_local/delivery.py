@@ -17,10 +17,11 @@ import random
 import threading
 from collections.abc import Callable
 
-from heroku_local.dynos import Dyno, DynoLifecycle
+from heroku_local.dynos import DynoLifecycle
 from heroku_local.errors import ServiceError, not_found
 from heroku_local.runtime import RuntimeFailure
 from heroku_local.state.apps import App, Apps
+from heroku_local.state.dynos import Dyno
 from heroku_local.state.releases import Release, Releases
 
 log = logging.getLogger("heroku_local")

@@ -16,39 +16,16 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from heroku_local.errors import not_found
 from heroku_local.runtime import DockerRuntime, RuntimeFailure, RuntimeRules, reachable
 from heroku_local.state.apps import App, Apps
-from heroku_local.state.ids import new_id, stamp
+from heroku_local.state.dynos import Dyno
+from heroku_local.state.ids import stamp
 from heroku_local.state.releases import Release, ReleaseOutput
 
 log = logging.getLogger("heroku_local")
-
-
-@dataclass
-class Dyno:
-    name: str
-    type: str
-    release: Release
-    size: str
-    state: str = "starting"
-    command: str = ""
-    id: str = field(default_factory=new_id)
-    created_at: str = field(default_factory=stamp)
-    updated_at: str = field(default_factory=stamp)
-    container: Any = None
-    host_port: int | None = None
-    stopping: bool = False
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def number(self) -> int:
-        """The N of `web.N`; 0 for a one-off name such as `release.1234`."""
-        tail = self.name.rsplit(".", 1)[-1]
-        return int(tail) if tail.isdigit() and self.type != "release" else 0
 
 
 def list_dynos(apps: Apps, ident: str) -> list[Dyno]:

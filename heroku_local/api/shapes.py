@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from heroku_local.dynos import Dyno
 from heroku_local.platform import Platform
 from heroku_local.state.apps import App
+from heroku_local.state.dynos import Dyno
 from heroku_local.state.formation import Formation
 from heroku_local.state.ids import stable_id
 from heroku_local.state.releases import Release

@@ -13,7 +13,7 @@ from heroku_local.logs import AppLog
 from heroku_local.state.ids import new_id, stamp
 
 if TYPE_CHECKING:
-    from heroku_local.dynos import Dyno
+    from heroku_local.state.dynos import Dyno
     from heroku_local.state.formation import Formation
     from heroku_local.state.releases import Release
 
