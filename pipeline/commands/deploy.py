@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from model_server.model_meta import ModelMeta
 from model_server.safe_load import ParseError, load_json
@@ -15,14 +15,16 @@ from pipeline.ci import github
 from pipeline.commands.base import Context, Outcome
 from pipeline.errors import ConfigError, PipelineError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the modules themselves load inside the commands: `pipeline --help` stays fast
+    from pipeline.deploy.deployer import Deployer
     from pipeline.deploy.record import DeployRecord
+    from pipeline.deploy.settings import Redactor, Target
 
 log = logging.getLogger("pipeline.deploy")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
 
 
-def _protect_logs(redact: Any) -> None:
+def _protect_logs(redact: Redactor) -> None:
     from pipeline.deploy.settings import RedactingFilter
 
     scrub = RedactingFilter(redact)
@@ -38,7 +40,7 @@ def _model_meta(ctx: Context) -> ModelMeta | None:
     return ModelMeta.parse_or_none(read_json_object_or_none(ctx.paths.model_meta))
 
 
-def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
+def _setup(ctx: Context, expect_model: bool) -> tuple[Target, Deployer, ModelMeta | None]:
     from model_server.contract import load_contract
     from pipeline.deploy.deadline import Deadline
     from pipeline.deploy.deployer import Deployer, Probe, Waits
@@ -69,7 +71,7 @@ def _setup(ctx: Context, expect_model: bool) -> tuple[Any, Any, Any]:
     return target, deployer, meta
 
 
-def _record(ctx: Context, action: str, app: str, target: Any, meta: ModelMeta | None) -> Any:
+def _record(ctx: Context, action: str, app: str, target: Target, meta: ModelMeta | None) -> DeployRecord:
     from pipeline.deploy.record import DeployRecord
     from pipeline.git import head_commit
 
@@ -78,7 +80,7 @@ def _record(ctx: Context, action: str, app: str, target: Any, meta: ModelMeta | 
     )
 
 
-def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Outcome:
+def _finish(ctx: Context, record: DeployRecord, error: PipelineError | None = None) -> Outcome:
     from pipeline.deploy.deployer import raise_for
 
     directory = Path(ctx.args.record_dir) if ctx.args.record_dir else ctx.paths.reports / "deploy"
@@ -105,7 +107,7 @@ def _finish(ctx: Context, record: Any, error: PipelineError | None = None) -> Ou
     return Outcome(lines, summary_md=record.to_markdown(), outputs=outputs)
 
 
-def _track(ctx: Context, record: Any) -> list[str]:
+def _track(ctx: Context, record: DeployRecord) -> list[str]:
     """The registry follows the doors, only after a verified release (off unless tracking is configured).
 
     Here rather than in the deployer: the deployer knows Heroku, this knows which door was used. A tracking
@@ -132,7 +134,7 @@ def _deploy(ctx: Context) -> Outcome:
     return _run(ctx, deployer, record, lambda: deployer.deploy(record, ctx.args.image, ctx.args.release_image))
 
 
-def _run(ctx: Context, deployer: Any, record: DeployRecord, operation: Callable[[], object]) -> Outcome:
+def _run(ctx: Context, deployer: Deployer, record: DeployRecord, operation: Callable[[], object]) -> Outcome:
     """Run one deployer operation; its record is written and reported whether it succeeds or fails."""
     try:
         operation()
