@@ -18,6 +18,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.errors import DataError
 from pipeline.gates import scan as gate
+from pipeline.gates import scan_report
 from pipeline.gates.scan import ScanFinding
 from pipeline.gates.scan_policy import ScanPolicy
 from pipeline.gates.verdict import Verdict
@@ -174,7 +175,7 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
         allow_missing=req.allow_missing,
     )
     findings_path = req.out_dir / FINDINGS
-    markdown = gate.to_markdown(verdict, findings_path=paths.rel(findings_path))
+    markdown = scan_report.to_markdown(verdict, findings_path=paths.rel(findings_path))
     record = {
         **verdict.to_dict(),
         "inputs": {
@@ -187,7 +188,7 @@ def run(req: ScanRequest, paths: Paths) -> ScanResult:
             "today": req.today.isoformat(),
         },
     }
-    sarif = gate.to_sarif(verdict, dockerfile=dockerfile_shown, tool_version=__version__)
+    sarif = scan_report.to_sarif(verdict, dockerfile=dockerfile_shown, tool_version=__version__)
     sbom_path = req.out_dir / SBOM
     texts = {
         findings_path: json.dumps(record, indent=2, sort_keys=True, default=str) + "\n",

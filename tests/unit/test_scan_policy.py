@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.gates.scan import ScanFinding, evaluate, to_markdown, to_sarif
+from pipeline.gates.scan import ScanFinding, ScanVerdict, WaiverUse, evaluate
 from pipeline.gates.scan_policy import ScanPolicy, Severity, parse_policy
+from pipeline.gates.scan_report import to_markdown, to_sarif
 from pipeline.scan.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -330,3 +331,15 @@ def test_allow_missing_reports_the_missing_scanner_without_blocking() -> None:
     assert verdict.passed
     [missing] = [f for f in verdict.findings if f.rule == "policy.scanner-missing"]
     assert not missing.blocking and "accepted for this run only (--allow-missing)" in missing.message
+
+
+def test_the_verdict_rows_are_typed_and_its_findings_are_those_rows() -> None:
+    verdict = _mixed_verdict()
+    assert isinstance(verdict, ScanVerdict)
+    assert [r.to_finding() for r in verdict.rows] == list(verdict.findings)
+    by_id = {r.finding.id: r for r in verdict.rows}
+    assert by_id["CVE-WAIVED"].status == "waived" and by_id["CVE-WAIVED"].severity is Severity.CRITICAL
+    assert by_id["CVE-WAIVED"].waiver == WaiverUse(0, date(2025, 12, 31), "not reachable: no TLS server in the image")
+    assert by_id["CVE-HIGH"].status == "blocking" and by_id["CVE-HIGH"].waiver is None
+    assert by_id["DL3000"].place == "Dockerfile:4"
+    assert verdict.to_dict()["findings"][0]["detail"]["status"] == verdict.rows[0].status
