@@ -49,7 +49,7 @@ def params(base_params_dict: dict) -> Params:
     return parse_params(base_params_dict)
 
 
-@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(mutated_csv())
 @pytest.mark.timeout(600)
