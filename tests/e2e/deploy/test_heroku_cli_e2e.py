@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,13 +74,11 @@ def heroku_cli_bin() -> Path:
 
 
 @pytest.fixture
-def heroku(
-    heroku_cli_bin: Path, local: Any, api_key: str, tmp_path: Path
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `heroku <args>` against the shared heroku-local; `heroku(...).stdout` is its output."""
+def heroku_env(local: Any, api_key: str, tmp_path: Path) -> dict[str, str]:
+    """The environment every CLI run gets: heroku-local as the API, a private HOME, nothing outbound."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "XDG_CACHE_HOME": str(home / ".cache"),
@@ -105,11 +105,18 @@ def heroku(
         "NO_PROXY": "127.0.0.1,localhost",
     }
 
+
+@pytest.fixture
+def heroku(
+    heroku_cli_bin: Path, heroku_env: dict[str, str], api_key: str
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `heroku <args>` against the shared heroku-local; `heroku(...).stdout` is its output."""
+
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["node", str(heroku_cli_bin), *args],
-            cwd=home,
-            env=env,
+            cwd=heroku_env["HOME"],
+            env=heroku_env,
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT,
@@ -246,3 +253,49 @@ def test_logs_show_the_dynos_real_output(heroku, cli, make_app, images, platform
     assert any("heroku[web.1]: State changed from starting to up" in line for line in lines), lines
     only_app = heroku("logs", "--app", app, "--source", "app", "--dyno", "web.1").stdout.splitlines()
     assert only_app and all(" app[web.1]: " in line for line in only_app), only_app
+
+
+def test_logs_tail_keeps_streaming_lines_written_after_it_started(
+    heroku, heroku_cli_bin, heroku_env, api_key, cli, make_app, images, platform
+):
+    """`heroku logs --tail` is a stream that never ends by itself: read it from a thread, make the platform
+    write new lines (a restart), see them arrive on the open stream, then stop the CLI."""
+    app = deployed(cli, make_app, images, "cli-tail")
+    wait_for(lambda: up_dynos(platform, app))
+    tail = subprocess.Popen(
+        ["node", str(heroku_cli_bin), "logs", "--tail", "--app", app],
+        cwd=heroku_env["HOME"], env=heroku_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout or []], daemon=True).start()
+    seen: list[str] = []
+
+    def saw(texts: list[str], since: int, timeout: float) -> bool:
+        """Every text in some line read after line `since`, within `timeout` seconds."""
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            if all(any(t in line for line in seen[since:]) for t in texts):
+                return True
+            try:
+                seen.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                continue
+        return False
+
+    try:
+        # The recent lines come first, then the stream stays open for what happens next.
+        assert saw(["heroku[web.1]: State changed from starting to up"], 0, 60), seen
+        recent = len(seen)
+        heroku("ps:restart", "--app", app)
+        # The old dyno stops and a new web.1 comes up: lines that did not exist when the tail started.
+        assert saw(["heroku[web.1]: State changed from up to down", "heroku[web.1]: State changed from starting to up"],
+                   recent, 60), seen[recent:]
+        assert tail.poll() is None, "the tail ended by itself"
+    finally:
+        tail.terminate()
+        try:
+            _, err = tail.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            _, err = tail.communicate()
+    assert api_key not in "".join(seen) + (err or "")
