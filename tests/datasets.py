@@ -117,12 +117,20 @@ def write_project(root: Path, ds: Dataset, **params_overrides: Any) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["data"].update(source=f"source/{ds.name}.csv", raw=f"data/raw/{ds.name}.csv", target=ds.target,
                           features=ds.features)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(root, **params_overrides)
+    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+    return root
+
+
+def set_params(root: Path, **params_overrides: Any) -> None:
+    """Set dotted keys (`train.random_forest.n_estimators=40`) in the project's params.yaml."""
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
     for dotted, value in params_overrides.items():
         *parents, leaf = dotted.split(".")
         node = params
         for key in parents:
             node = node[key]
         node[leaf] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text(encoding="utf-8"))
-    return root
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
