@@ -118,8 +118,9 @@ def query(url: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
     return list(doc["data"]["result"])
 
 
-def query_range(url: str, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-    params = {"query": expr.replace("$__rate_interval", RATE_INTERVAL), "start": start, "end": end, "step": step}
+def query_range(url: str, expr: str, start: float, end: float, step: float,
+                rate_interval: str = RATE_INTERVAL) -> list[dict[str, Any]]:
+    params = {"query": expr.replace("$__rate_interval", rate_interval), "start": start, "end": end, "step": step}
     doc = requests.get(f"{url}/api/v1/query_range", params=params, timeout=30).json()
     if doc.get("status") != "success":
         raise ValueError(f"{expr}: {doc.get('error')}")
