@@ -132,3 +132,21 @@ def test_watch_thresholds_are_validated_naming_key_and_file(make_params_dict):
     assert "watch.max_error_rate must be <= 1.0, got 1.5" in message
     assert "watch.scrape_interval_seconds must be > 0.0, got 0" in message
     assert "watch.route" in message
+
+
+@pytest.mark.parametrize("text, seconds", [("10m", 600.0), ("90s", 90.0), ("1h", 3600.0), ("15", 15.0),
+                                           ("0.5m", 30.0)])
+def test_watch_durations(text, seconds):
+    from pipeline.commands.deploy import _duration
+
+    assert _duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "ten minutes", "0", "-5m", "nan", "inf", "25h"])
+def test_bad_watch_durations_say_what_a_duration_looks_like(text):
+    import argparse
+
+    from pipeline.commands.deploy import _duration
+
+    with pytest.raises(argparse.ArgumentTypeError, match="such as 10m, 90s or 1h"):
+        _duration(text)
