@@ -134,7 +134,8 @@ def _watcher(ctx: Context, app: str) -> Callable[[Deployer, DeployRecord], objec
     seconds = ctx.args.watch
     if not seconds:
         if ctx.args.prometheus_url:
-            raise ConfigError("--prometheus-url is only read by the watch window; add --watch 10m (or drop it)")
+            # Not an error: a workflow may share one PROMETHEUS_URL between apps that watch and apps that do not.
+            log.warning("--prometheus-url is only read by the watch window, and there is none (no --watch)")
         return None
     from pipeline.deploy import watch
 
@@ -250,8 +251,10 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def _duration(value: str) -> float:
-    """10m, 90s, 1h or plain seconds."""
+    """10m, 90s, 1h or plain seconds; empty means no watch (a workflow passes its optional input as is)."""
     text = value.strip().lower()
+    if not text:
+        return 0.0
     unit = _UNITS.get(text[-1:])
     number = text[:-1] if unit else text
     try:

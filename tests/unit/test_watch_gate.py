@@ -135,14 +135,14 @@ def test_watch_thresholds_are_validated_naming_key_and_file(make_params_dict):
 
 
 @pytest.mark.parametrize("text, seconds", [("10m", 600.0), ("90s", 90.0), ("1h", 3600.0), ("15", 15.0),
-                                           ("0.5m", 30.0)])
+                                           ("0.5m", 30.0), ("", 0.0), ("  ", 0.0)])
 def test_watch_durations(text, seconds):
     from pipeline.commands.deploy import _duration
 
     assert _duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "m", "ten minutes", "0", "-5m", "nan", "inf", "25h"])
+@pytest.mark.parametrize("text", ["m", "ten minutes", "0", "-5m", "nan", "inf", "25h"])
 def test_bad_watch_durations_say_what_a_duration_looks_like(text):
     import argparse
 
