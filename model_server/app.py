@@ -19,6 +19,7 @@ from model_server import __version__
 from model_server.loader import ServingModel
 from model_server.metrics import Metrics
 from model_server.middleware import RequestGuard
+from model_server.monitor import Monitor
 from model_server.predictor import MicroBatcher
 from model_server.schema import record_model, renamed_attributes, request_body, response_model
 from model_server.settings import Settings
@@ -33,17 +34,28 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each field and its problem. The offending input is not echoed back: it may be
-    large, and NaN or Infinity from a lenient JSON parser would make the error itself unrenderable."""
-    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-              for e in exc.errors()[:50]]
-    return JSONResponse({"detail": detail}, status_code=422)
+def _invalid(monitor: Monitor) -> Any:
+    async def handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each field and its problem. The offending input is not echoed back: it may be
+        large, and NaN or Infinity from a lenient JSON parser would make the error itself unrenderable."""
+        errors = exc.errors()
+        monitor.out_of_contract(errors)
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in errors[:50]]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    return handler
 
 
 def create_app(settings: Settings, model: ServingModel) -> FastAPI:
     metrics = Metrics()
     metrics.load_seconds.set(model.load_seconds)
+    monitor = Monitor.build(
+        metrics, model_hash=model.sha256 or "unknown", release=settings.heroku_release_version, ready=model.ready,
+        features=model.features, reference=model.drift_reference, enabled=settings.drift,
+        size=settings.drift_window, min_records=settings.drift_min_records,
+        refresh_seconds=settings.drift_refresh_seconds,
+    )
     batcher = MicroBatcher(
         model.predictor, settings.max_batch_rows, on_call=metrics.model_calls.inc
     ) if model.predictor else None
@@ -62,7 +74,7 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
     known_paths: set[str] = set()
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        known_paths=known_paths)
-    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid(monitor))
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -104,6 +116,7 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
         results = await batcher.submit(rows)
         for label, count in Counter(label for label, _ in results).items():
             metrics.predictions.labels(label).inc(count)
+        monitor.observe(rows, [label for label, _ in results])
         doc = {
             "model_sha256": model.sha256,
             "predictions": [{"label": label, "probabilities": probs} for label, probs in results],
@@ -115,4 +128,5 @@ def create_app(settings: Settings, model: ServingModel) -> FastAPI:
     known_paths.update(getattr(r, "path", "") for r in app.routes)
     app.state.batcher = batcher
     app.state.metrics = metrics
+    app.state.monitor = monitor
     return app

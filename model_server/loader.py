@@ -15,7 +15,7 @@ from typing import Any
 from model_server import served_model
 from model_server.contract import DataContract, load_contract
 from model_server.errors import PipelineError
-from model_server.model_meta import ModelMeta, ServingMeta
+from model_server.model_meta import DriftReference, ModelMeta, ServingMeta
 from model_server.predictor import Predictor, self_check
 from model_server.safe_load import load_json, load_yaml, read_or_none
 from model_server.served_model import ServedModel
@@ -34,6 +34,7 @@ class ServingModel:
     sha256: str | None = None
     load_seconds: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
+    drift_reference: DriftReference | None = None  # serving.json's, what live traffic is compared with
 
     @property
     def ready(self) -> bool:
@@ -58,6 +59,7 @@ class ServingModel:
             sha256=loaded.model_meta.sha256,
             load_seconds=load_seconds,
             provenance=provenance or {},
+            drift_reference=loaded.meta.drift_reference,
         )
 
     @classmethod

@@ -10,10 +10,11 @@ set, so a file read and written again keeps its bytes). Everyone else reads attr
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from model_server.errors import ModelError
 from model_server.safe_load import read_json
@@ -82,12 +83,68 @@ class GraphInput(_Metadata):
         return self.column if self.column is not None else self.name
 
 
+def _check_weights(weights: tuple[float, ...], expected: int, what: str) -> None:
+    if len(weights) != expected:
+        raise ValueError(f"{what} has {len(weights)} weights for {expected} bins")
+    if any(w < 0 or not math.isfinite(w) for w in weights) or not math.isclose(sum(weights), 1.0, abs_tol=1e-3):
+        raise ValueError(f"{what} weights must be finite, >= 0 and sum to 1")
+
+
+class FeatureReference(_Metadata):
+    """One feature's reference distribution, as the drift suite (`pipeline profile`) stores it: numeric features
+    by bin edges (quantiles of the training split) and the share of rows in each bin, categorical ones by value."""
+
+    feature: str
+    kind: Literal["numeric", "categorical"]
+    weights: tuple[float, ...] = Field(min_length=1)
+    edges: tuple[float, ...] | None = None  # numeric: len(weights) + 1 ascending edges
+    values: tuple[str, ...] | None = None  # categorical: one per weight
+    # numeric: the share the data gate holds out for values outside the edges (GX `tail_weight_holdout`)
+    tail_weight: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureReference:
+        if self.kind == "numeric":
+            if self.edges is None or any(b < a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+                raise ValueError(f"{self.feature!r}: a numeric reference needs ascending edges")
+            _check_weights(self.weights, len(self.edges) - 1, repr(self.feature))
+        else:
+            if self.values is None:
+                raise ValueError(f"{self.feature!r}: a categorical reference needs values")
+            _check_weights(self.weights, len(self.values), repr(self.feature))
+        return self
+
+
+class PredictionReference(_Metadata):
+    """The served model's predicted-class distribution on the test split."""
+
+    classes: tuple[str, ...] = Field(min_length=1)
+    weights: tuple[float, ...]
+    rows: int = Field(ge=1)
+    data: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PredictionReference:
+        _check_weights(self.weights, len(self.classes), "predictions")
+        return self
+
+
+class DriftReference(_Metadata):
+    """What live traffic is compared with (model_server/drift.py); shipped inside serving.json, so the image that
+    serves a model always carries that model's reference."""
+
+    source: str | None = None  # the drift suite it was taken from
+    features: tuple[FeatureReference, ...] = Field(min_length=1)
+    predictions: PredictionReference
+
+
 class ServingMeta(_Metadata):
     """models/serving.json: written by the export stage beside model.onnx."""
 
     sha256: str = Field(min_length=1)
     model: ModelMeta  # the trained model it was exported from
     inputs: tuple[GraphInput, ...]
+    drift_reference: DriftReference | None = None  # absent in exports older than live drift monitoring
     parity: dict[str, Any] = Field(default_factory=dict)  # the export's proof that both answer alike
     file: str | None = None
     format: str | None = None

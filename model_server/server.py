@@ -93,6 +93,12 @@ def _serve_here(settings: Settings, config: dict[str, Any]) -> None:
                 http=_protocol(settings), **_UVICORN)
 
 
+def _mark_dead(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def _serve_forked(settings: Settings, config: dict[str, Any]) -> None:
     from gunicorn.app.base import BaseApplication
     from uvicorn_worker import UvicornWorker
@@ -114,6 +120,8 @@ def _serve_forked(settings: Settings, config: dict[str, Any]) -> None:
         "accesslog": None,  # our middleware logs each request, with its id
         # No runtime management socket in a container (and no writable $HOME for a random uid).
         "control_socket_disable": True,
+        # A dead worker's live gauges (its drift window's values) leave /metrics with it.
+        "child_exit": _mark_dead,
     }
 
     class Preforked(BaseApplication):

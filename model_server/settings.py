@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model_server.errors import ConfigError
@@ -49,10 +49,31 @@ class Settings(BaseSettings):
         description="seconds a client has, from connecting or its request's first byte, to send the whole request "
         "(then 408); the time the app takes to answer is not counted",
     )
+    heroku_release_version: str = Field(
+        default="unknown", max_length=64,
+        description="the release label on the model's metrics; Heroku sets it with runtime-dyno-metadata, "
+        "heroku-local always",
+    )
+    drift: bool = Field(default=True, description="live drift monitoring of served records (docs/monitoring.md)")
+    drift_window: int = Field(default=1000, ge=10, le=100_000, description="records in the drift window")
+    drift_min_records: int = Field(
+        default=200, ge=1, le=100_000, description="records the window needs before drift gauges are exported"
+    )
+    drift_refresh_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="the drift gauges are recomputed at most this often"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_token: SecretStr | None = Field(
         default=None, description="if set, GET /metrics requires 'Authorization: Bearer <token>'"
     )
+
+    @field_validator("drift_min_records")
+    @classmethod
+    def _fits_window(cls, value: int, info: ValidationInfo) -> int:
+        window = info.data.get("drift_window")
+        if window is not None and value > window:
+            raise ValueError(f"must be <= DRIFT_WINDOW ({window})")
+        return value
 
     @property
     def model_path(self) -> Path:
@@ -83,6 +104,10 @@ def _describe(err: Mapping[str, Any]) -> str:
         return f"{name} must be one of {ctx.get('expected')}, got {got!r}"
     if kind in {"int_parsing", "float_parsing"}:
         return f"{name} must be a number, got {got!r}"
+    if kind == "bool_parsing":
+        return f"{name} must be true or false, got {got!r}"
+    if kind == "value_error":
+        return f"{name} {ctx.get('error', err['msg'])!s}, got {got!r}"
     return f"{name}: {err['msg'].lower()}"
 
 

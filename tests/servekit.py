@@ -19,7 +19,7 @@ from model_server.loader import load_serving_model
 from model_server.settings import Settings
 from pipeline import model as model_io
 from pipeline.params import parse_params
-from pipeline.stages import export
+from pipeline.stages import export, profile
 from pipeline.stages.train import build_estimator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,10 @@ def model_files(tmp_path_factory: pytest.TempPathFactory, contract: DataContract
     model_io.save(est, meta, out / "model.skops", out / "model.json")
     # What the app serves: the ONNX export, made by the real export stage.
     loaded = model_io.load(out / "model.skops", out / "model.json")
-    export.export(loaded, contract, frame[FEATURES], ["synthetic"], out / "model.onnx", out / "serving.json")
+    numeric = {c.name for c in contract.columns if c.is_numeric}
+    suite = profile.build_drift_suite(frame, FEATURES, numeric, bins=5, threshold=0.25)
+    export.export(loaded, contract, frame[FEATURES], ["synthetic"], out / "model.onnx", out / "serving.json",
+                  drift=export.Drift(suite, "synthetic drift suite", frame[FEATURES], "synthetic"))
     (out / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "train": {"outs": [{"path": "models/model.skops", "md5": "0123456789abcdef0123456789abcdef", "size": 1}]},
         "export": {"outs": [{"path": "models/model.onnx", "md5": "fedcba9876543210fedcba9876543210", "size": 1}]},

@@ -1,22 +1,26 @@
 """export: the trained model as an ONNX graph for serving, written only once it is proven equal.
 
-Reads models/model.skops (hash-verified) and both prepared splits; writes models/model.onnx and
-models/serving.json. A model skl2onnx cannot convert, or a graph that answers differently from the
+Reads models/model.skops (hash-verified), both prepared splits and the drift suite; writes models/model.onnx and
+models/serving.json, which carries the drift reference the serving app compares live traffic with
+(pipeline/drift_reference.py). A model skl2onnx cannot convert, or a graph that answers differently from the
 model on any row, is an error and leaves the last exported pair as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from model_server.contract import DataContract, load_contract
 from model_server.model_meta import ServingMeta
+from model_server.safe_load import load_json, read_or_none
 from model_server.served_model import FORMAT, MISSING_STRING
+from pipeline import drift_reference, onnx_export
 from pipeline import model as model_io
-from pipeline import onnx_export
 from pipeline.errors import DataError, ModelError
 from pipeline.io import json_text, replaced_together
 from pipeline.model import LoadedModel
@@ -40,14 +44,30 @@ def run(params: Params, paths: Paths) -> ServingMeta:
         if not split.is_file():
             raise DataError(f"{paths.rel(split)}: prepared data not found; run `dvc repro prepare` first")
         frames.append(pd.read_parquet(split, columns=loaded.features))
+    suite_path = paths.root / params.gates.data.drift_suite
+    suite = read_or_none(suite_path, load_json)
+    if not isinstance(suite, dict):
+        raise DataError(f"{params.gates.data.drift_suite}: drift suite missing or unreadable; run `pipeline profile`, "
+                        "review and commit it")
     return export(loaded, contract, pd.concat(frames, ignore_index=True),
                   [paths.rel(paths.train), paths.rel(paths.test)], paths.onnx_model, paths.serving_meta,
-                  source=paths.rel(paths.model))
+                  source=paths.rel(paths.model),
+                  drift=Drift(suite, params.gates.data.drift_suite, frames[1], paths.rel(paths.test)))
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What the drift reference is made of: the suite, and the split whose predictions are the class reference."""
+
+    suite: dict[str, Any]
+    source: str
+    rows: pd.DataFrame
+    data: str
 
 
 def export(
     loaded: LoadedModel, contract: DataContract, rows: pd.DataFrame, data: list[str],
-    onnx_path: Path, meta_path: Path, source: str = "the model",
+    onnx_path: Path, meta_path: Path, source: str = "the model", drift: Drift | None = None,
 ) -> ServingMeta:
     """Convert, prove on `rows` (and on them with each feature missing), then write graph and metadata."""
     import onnxruntime as ort
@@ -78,6 +98,13 @@ def export(
             "Report the estimator to skl2onnx"
         )
 
+    extra: dict[str, Any] = {}
+    if drift is not None:
+        [labels] = session.run(["label"], onnx_export.feed(drift.rows, columns))
+        predicted = [str(label) for label in labels]
+        reference = drift_reference.from_suite(drift.suite, drift.source, loaded.features, loaded.classes,
+                                               predicted, drift.data)
+        extra["drift_reference"] = reference.to_json()
     meta = ServingMeta.model_validate({
         "format": FORMAT,
         "file": onnx_path.name,
@@ -95,6 +122,7 @@ def export(
             "tolerance": onnx_export.PROBABILITY_TOLERANCE,
         },
         "exported_with": _versions(),
+        **extra,
     })
     with replaced_together(onnx_path, meta_path) as (tmp_graph, tmp_meta):
         tmp_graph.write_bytes(graph)
