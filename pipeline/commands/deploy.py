@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from model_server.model_meta import ModelMeta
 from model_server.safe_load import ParseError, load_json
@@ -146,8 +149,12 @@ def _watcher(ctx: Context, app: str) -> Callable[[Deployer, DeployRecord], objec
                                              thresholds.route)
         prometheus.preflight()
 
+    # The app's METRICS_TOKEN (when its /metrics is protected) comes from the environment, never a flag.
+    token = os.environ.get("METRICS_TOKEN") or None
+
     def run(web_url: str) -> watch.WatchResult:
-        source: watch.MetricsSource = prometheus or watch.AppMetrics(web_url, thresholds.route)
+        source: watch.MetricsSource = prometheus or watch.AppMetrics(
+            web_url, thresholds.route, token=SecretStr(token) if token else None)
         log.info("watching %s for %.0f s through %s", app, seconds, source.description)
         return watch.watch(source, thresholds, seconds)
 

@@ -25,8 +25,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import requests.auth
 import tenacity
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError, ExternalError
@@ -106,6 +108,7 @@ def parse_scrape(text: str, route: str) -> Scrape:
     psi: dict[str, float] = {}
     shift: float | None = None
     records: float | None = None
+    ready: float | None = None
     seen: set[str] = set()
     try:
         for family in text_string_to_metric_families(text):
@@ -124,25 +127,43 @@ def parse_scrape(text: str, route: str) -> Scrape:
                     shift = value
                 elif name == "model_drift_window_records":
                     records = value
+                elif name == "model_ready":
+                    ready = value if ready is None else min(ready, value)
     except (ValueError, KeyError, IndexError) as exc:
         raise WatchBlind(f"the answer is not Prometheus text ({str(exc)[:80]})") from None
     if not seen & {"http_requests", "http_requests_total"}:
         raise WatchBlind("the answer has no http_requests_total: is this the serving app's /metrics?")
     try:
         return Scrape(requests=requests_total, errors=errors, buckets=tuple(sorted(buckets.items())),
-                      drift_psi=psi, prediction_shift=shift, drift_records=records)
+                      drift_psi=psi, prediction_shift=shift, drift_records=records, ready=ready)
     except ValueError as exc:
         raise WatchBlind(f"impossible figures: {exc}") from None
+
+
+class _Bearer(requests.auth.AuthBase):
+    """The token is added per request and never shown: not in a repr, not in the session's headers."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(**********)"
 
 
 class AppMetrics:
     """The app's /metrics, read through its web URL; rates from deltas against the read at the start."""
 
-    def __init__(self, web_url: str, route: str, timeout: float = 10.0) -> None:
+    def __init__(self, web_url: str, route: str, timeout: float = 10.0, token: SecretStr | None = None) -> None:
         self.url = web_url.rstrip("/") + "/metrics"
         self.route, self.timeout = route, timeout
         self.description = f"{public(self.url)}"
         self.http = requests.Session()
+        if token is not None:  # the app's METRICS_TOKEN: /metrics then wants it as a Bearer token
+            self.http.auth = _Bearer(token)
         self._first: Scrape | None = None
 
     def preflight(self) -> None:
@@ -243,12 +264,13 @@ class PrometheusMetrics:
         psi = self._values(f"max by (feature) (model_drift_psi{{{job}}})", "feature")
         shift = self._one(f"max(model_prediction_shift_psi{{{job}}})")
         records = self._one(f"min(model_drift_window_records{{{job}}})")
+        ready = self._one(f"min(model_ready{{{job}}})")
         for name, value in (("requests", requests_), ("errors", errors)):
             if not math.isfinite(value) or value < 0:
                 raise WatchBlind(f"Prometheus {public(self.url)}: {name} over the window is {value}")
         return Window(requests=requests_, errors=min(errors, requests_),
                       p99_seconds=p99 if p99 is not None and math.isfinite(p99) else None,
-                      drift_psi=psi, prediction_shift=shift, drift_records=records)
+                      drift_psi=psi, prediction_shift=shift, drift_records=records, ready=ready)
 
 
 @dataclass

@@ -8,7 +8,7 @@ Two ways in, one judgement:
   of them into the figures of the window between them (deltas, p99 by the same interpolation as
   PromQL's `histogram_quantile`).
 - Prometheus answers those window figures itself (`rate(...[window])`), so its source builds a `Window`.
-`judge(window, thresholds)` then says which signals breached.
+`judge(window, thresholds)` then says which signals breached (model_ready 0 always does).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Scrape:
     drift_psi: Mapping[str, float] = field(default_factory=dict)
     prediction_shift: float | None = None
     drift_records: float | None = None
+    ready: float | None = None  # model_ready (1/0); None: not exported
 
     def __post_init__(self) -> None:
         _finite("the request count", self.requests)
@@ -71,6 +72,7 @@ class Window:
     drift_psi: Mapping[str, float] = field(default_factory=dict)
     prediction_shift: float | None = None
     drift_records: float | None = None
+    ready: float | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -92,6 +94,7 @@ class Window:
             "drift_feature": worst[0] if worst else None,
             "prediction_shift_psi": num(self.prediction_shift),
             "drift_records": int(self.drift_records) if self.drift_records is not None else None,
+            "model_ready": num(self.ready),
         }
 
 
@@ -132,6 +135,7 @@ def window(first: Scrape, latest: Scrape) -> Window:
         drift_psi=latest.drift_psi,
         prediction_shift=latest.prediction_shift,
         drift_records=latest.drift_records,
+        ready=latest.ready,
     )
 
 
@@ -148,6 +152,10 @@ def judge(observed: Window, thresholds: WatchParams) -> Verdict:
     """Which signals are over their thresholds. Signals without enough evidence are not judged:
     error rate and p99 below `min_requests`, drift below `min_drift_records` (or not exported)."""
     findings: list[Finding] = []
+    if observed.ready is not None and not observed.ready >= 1:  # NaN counts as not ready
+        # The app says its model is not serving (failed to load, tampered): no traffic is needed to know.
+        findings.append(Finding(rule="model_ready", message=f"model_ready {observed.ready:g} < 1 (the model is not "
+                                "serving)", detail={"signal": "model_ready", "value": observed.ready, "threshold": 1}))
     enough_traffic = observed.requests >= thresholds.min_requests
     rate = observed.error_rate
     if enough_traffic and rate is not None and rate > thresholds.max_error_rate:

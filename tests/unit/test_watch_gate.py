@@ -120,7 +120,7 @@ def test_figures_are_json_numbers_and_name_the_worst_feature():
                prediction_shift=0.1, drift_records=120)
     assert w.figures() == {"requests": 40, "errors": 2, "error_rate": 0.05, "p99_seconds": 0.0123,
                            "drift_psi_max": 0.4, "drift_feature": "island", "prediction_shift_psi": 0.1,
-                           "drift_records": 120}
+                           "drift_records": 120, "model_ready": None}
 
 
 def test_watch_thresholds_are_validated_naming_key_and_file(make_params_dict):
@@ -150,3 +150,11 @@ def test_bad_watch_durations_say_what_a_duration_looks_like(text):
 
     with pytest.raises(argparse.ArgumentTypeError, match="such as 10m, 90s or 1h"):
         _duration(text)
+
+
+@pytest.mark.parametrize("ready, passes", [(1.0, True), (None, True), (0.0, False), (math.nan, False)])
+def test_a_model_that_is_not_ready_is_a_breach_without_any_traffic(ready, passes):
+    verdict = judge(Window(requests=0, errors=0, ready=ready), T)
+    assert verdict.passed == passes
+    if not passes:
+        assert verdict.findings[0].rule == "model_ready" and "not serving" in reason(verdict)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pydantic import SecretStr
 
 from model_server.metrics import Metrics
 from pipeline.deploy.watch import (
@@ -30,6 +31,7 @@ from pipeline.params import WatchParams
 pytestmark = pytest.mark.integration
 
 Answer = tuple[int, bytes]
+AUTHORIZATION: list[str | None] = []  # the Authorization header of every request the test servers saw
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ def server() -> Iterator[Callable[[Callable[[str], Answer]], str]]:
     def start(answer: Callable[[str], Answer]) -> str:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                AUTHORIZATION.append(self.headers.get("Authorization"))
                 status, body = answer(self.path)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
@@ -203,3 +206,18 @@ def test_credentials_in_a_url_never_reach_descriptions():
     source = PrometheusMetrics("https://user:s3cret@prom.example.com:9090/", "penguins", "/predict")
     assert "s3cret" not in source.description and "user" not in source.description
     assert public("https://user:s3cret@prom.example.com:9090/x?token=abc") == "https://prom.example.com:9090/x"
+
+
+
+def test_a_protected_metrics_page_is_read_with_the_token_which_never_shows(server):
+    metrics = Metrics()
+
+    def answer(path: str) -> Answer:
+        return (200, metrics.exposition()) if AUTHORIZATION[-1] == "Bearer t0ken-123" else (401, b"no")
+
+    url = server(answer)
+    AppMetrics(url, "/predict", token=SecretStr("t0ken-123")).start()
+    source = AppMetrics(url, "/predict", token=SecretStr("wrong"))
+    assert "wrong" not in repr(source.http.auth) and "wrong" not in source.description
+    with pytest.raises(WatchBlind, match="answered 401"):
+        source.start()
