@@ -153,6 +153,13 @@ class Deployer:
         and end as an ExternalError (exit 4) rather than a breach (exit 1)."""
         if record.outcome != "deployed":
             return record  # nothing new is live (noop) or it already failed and was handled
+        deployed_in = record.seconds or 0.0
+        try:
+            return self._watch(record, run_watch, planned)
+        finally:  # the record's duration stays the whole command's, deploy and window together
+            record.seconds = round(deployed_in + (record.seconds or 0.0), 2)
+
+    def _watch(self, record: DeployRecord, run_watch: Callable[[str], WatchResult], planned: float) -> DeployRecord:
         with self._tracked(record):
             app = self._preflight(record.app)
             self.step = "watch"
