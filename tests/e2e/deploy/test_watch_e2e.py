@@ -269,7 +269,8 @@ def test_clean_traffic_passes_the_deploy_window_and_repeated_windows(
     configure(platform, app, DRIFT_VARS)  # so that drift is judged in these windows too
     thresholds = WatchParams.model_validate(yaml.safe_load((real_root / "params.yaml").read_text())["watch"])
     windows = int(os.environ.get("WATCH_E2E_CLEAN_WINDOWS", "3"))
-    with Load(platform.web_url(app), clean(test_split)) as load:
+    # The load lasts for the deploy (about a minute with its boot) and every window after it.
+    with Load(platform.web_url(app), clean(test_split), limit=90.0 + (windows + 1) * WINDOW) as load:
         deployed = cli("deploy", "--app", app, "--image", serving_image.id, "--watch", f"{WINDOW}s",
                        "--prometheus-url", prometheus.url, root=real_root)
         assert deployed.returncode == 0, deployed.stderr
