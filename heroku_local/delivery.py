@@ -122,7 +122,7 @@ class Delivery:
             attrs = runtime.image(release.images["release"])
             shown = runtime.command(attrs) or attrs["Config"].get("Cmd") or []
             app.log.write("heroku", dyno.name, f"Starting process with command `{' '.join(shown)}`")
-            env = {**release.config, "DYNO": dyno.name}
+            env = {**release.config, "DYNO": dyno.name, "HEROKU_RELEASE_VERSION": f"v{release.version}"}
             dyno.container = runtime.start(app.name, dyno.name, attrs, env, dyno.size, None)
         except Exception as exc:
             output.write(str(exc))

@@ -121,7 +121,9 @@ class DynoLifecycle:
             return
         web = dyno.type == "web"
         port = random.randint(3000, 60000) if web else None  # noqa: S311 - a port, not a secret
-        env = {**dyno.release.config, "DYNO": dyno.name, **({"PORT": str(port)} if port else {})}
+        # What Heroku's runtime-dyno-metadata feature sets too: the serving app labels its metrics with the release.
+        env = {**dyno.release.config, "DYNO": dyno.name, "HEROKU_RELEASE_VERSION": f"v{dyno.release.version}",
+               **({"PORT": str(port)} if port else {})}
         config = attrs["Config"]
         shown = runtime.command(attrs) or [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
         dyno.command = " ".join(shown)

@@ -9,8 +9,10 @@ dashboard or a rollback can tell two releases apart. How each gauge merges acros
 - the drift gauges come from each worker's own window (each sees its share of the traffic): `livemostrecent`,
   the value of the worker that refreshed last. `max` would report the worst of W noisy estimates, raising the
   false-alarm rate with every worker; a sum or mean of PSIs measures nothing. `live`: a dead worker's values
-  are dropped (the server marks it dead), and its window with it. model_drift_window_records uses the same mode,
-  so the record count exported is that of the window the drift values come from.
+  are dropped (the server marks it dead), and its window with it. model_drift_window_records uses the same mode:
+  the count of the worker that refreshed last. A worker forked anew reports its small count at once but no drift
+  until its own window reaches the minimum, so for that while the count understates the window the drift values
+  come from: a rule requiring a minimum count errs on the side of waiting.
 """
 
 from __future__ import annotations

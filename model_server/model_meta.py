@@ -137,6 +137,10 @@ class DriftReference(_Metadata):
     features: tuple[FeatureReference, ...] = Field(min_length=1)
     predictions: PredictionReference
 
+    @classmethod
+    def _what(cls) -> str:
+        return "a drift reference"
+
 
 class ServingMeta(_Metadata):
     """models/serving.json: written by the export stage beside model.onnx."""

@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from prometheus_client import Gauge
+
 from model_server.drift import DriftWindow
 from model_server.metrics import Metrics
 from model_server.model_meta import DriftReference
@@ -33,6 +35,7 @@ class Monitor:
         self.min_records = min_records
         self.refresh_seconds = refresh_seconds
         self._refreshed = -float("inf")
+        self._children: dict[tuple[int, str], Gauge] = {}
         metrics.ready.labels(*self.labels).set(1 if ready else 0)
         for feature in features:  # from 0, so rate() and increase() see the first breach
             metrics.out_of_contract.labels(feature, *self.labels)
@@ -74,10 +77,20 @@ class Monitor:
             return
         m.prediction_shift.labels(*labels).set(snap.prediction_psi)
         for f in snap.features:
-            m.missing_rate.labels(f.feature, *labels).set(f.missing_rate)
-            if f.psi is not None and f.js is not None:  # a feature missing in every record has no distribution
-                m.drift_psi.labels(f.feature, *labels).set(f.psi)
-                m.drift_js.labels(f.feature, *labels).set(f.js)
+            self._child(m.missing_rate, f.feature).set(f.missing_rate)
+            # A feature missing in every record has no distribution; its series appear with its first value
+            # (labels() alone would export a 0).
+            if f.psi is not None and f.js is not None:
+                self._child(m.drift_psi, f.feature).set(f.psi)
+                self._child(m.drift_js, f.feature).set(f.js)
+
+    def _child(self, gauge: Gauge, feature: str) -> Gauge:
+        """labels() takes a lock and builds a key on every call: once per series, not on every refresh."""
+        key = (id(gauge), feature)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = gauge.labels(feature, *self.labels)
+        return child
 
     def out_of_contract(self, errors: Iterable[Mapping[str, Any]]) -> None:
         """Count each refused value once per feature, from a 422's validation errors. Only the model's features

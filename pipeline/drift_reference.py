@@ -24,8 +24,10 @@ def from_suite(
 ) -> DriftReference:
     profiles: dict[str, dict[str, Any]] = {}
     for exp in suite.get("expectations") or []:
-        kwargs = exp.get("kwargs") or {} if isinstance(exp, dict) else {}
-        if exp.get("type") == KL and isinstance(kwargs.get("column"), str):
+        if not isinstance(exp, dict) or exp.get("type") != KL:
+            continue
+        kwargs = exp.get("kwargs")
+        if isinstance(kwargs, dict) and isinstance(kwargs.get("column"), str):
             profiles[kwargs["column"]] = kwargs
     missing = [f for f in features if f not in profiles]
     if missing:
@@ -35,7 +37,8 @@ def from_suite(
         raise DataError(f"{data}: no rows to take the predicted-class reference from; run `dvc repro prepare`")
     refs = []
     for name in features:
-        part = profiles[name].get("partition_object") or {}
+        part = profiles[name].get("partition_object")
+        part = part if isinstance(part, dict) else {}
         if "bins" in part:
             refs.append({"feature": name, "kind": "numeric", "edges": part["bins"], "weights": part.get("weights"),
                          "tail_weight": profiles[name].get("tail_weight_holdout", 0.0)})

@@ -28,6 +28,17 @@ DASHBOARD = MONITORING / "grafana" / "dashboards" / "model-serving.json"
 RATE_INTERVAL = "1m"
 
 
+def require(tool: str) -> str:
+    """The path of Debian's `prometheus` or `promtool`; without it the one policy for missing machinery applies
+    (tests/conftest.py: a failure under CI=true, where `make engine` installs it; elsewhere a skip with the fix)."""
+    from tests.conftest import engine_unavailable
+
+    path = shutil.which(tool)
+    if path is None:
+        engine_unavailable(f"{tool} not found on PATH (Debian's prometheus package)", "the monitoring tests")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,7 +93,7 @@ def prometheus(targets: list[str], rules: Path | None = RULES, interval: str = "
     URL once ready. Its storage and config live in a temporary directory removed afterwards."""
     binary = shutil.which("prometheus")
     if binary is None:
-        raise RuntimeError("prometheus not found on PATH; apt-get install prometheus")
+        raise RuntimeError("prometheus not found on PATH; run `sudo make engine` (Debian's prometheus package)")
     tmp = Path(tempfile.mkdtemp(prefix="prom-"))
     config: dict[str, Any] = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -118,8 +129,9 @@ def query(url: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
     return list(doc["data"]["result"])
 
 
-def query_range(url: str, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-    params = {"query": expr.replace("$__rate_interval", RATE_INTERVAL), "start": start, "end": end, "step": step}
+def query_range(url: str, expr: str, start: float, end: float, step: float,
+                rate_interval: str = RATE_INTERVAL) -> list[dict[str, Any]]:
+    params = {"query": expr.replace("$__rate_interval", rate_interval), "start": start, "end": end, "step": step}
     doc = requests.get(f"{url}/api/v1/query_range", params=params, timeout=30).json()
     if doc.get("status") != "success":
         raise ValueError(f"{expr}: {doc.get('error')}")

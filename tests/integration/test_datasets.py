@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from model_server.app import create_app
 from model_server.loader import load_serving_model
@@ -93,9 +94,12 @@ def test_any_column_names_export_prove_parity_and_serve(tmp_path: Path, make: Ca
         "model_dir": root / "models", "contract_path": root / "gx/expectations/data.json",
         "dvc_lock_path": root / "dvc.lock", "metrics_path": root / "reports/metrics.json",
         "params_path": root / "params.yaml", "git_commit": "abc123",
+        "drift_window": 10, "drift_min_records": 5, "drift_refresh_seconds": 0,
     })
     client = TestClient(create_app(settings, load_serving_model(settings)))
     assert client.get("/ready").status_code == 200
+    # The drift reference was exported for these features, under their own names.
+    assert [f["feature"] for f in serving["drift_reference"]["features"]] == ds.features
     rows = pd.read_parquet(root / "data/prepared/test.parquet").head(5)
     records = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
                for r in rows[ds.features].to_dict(orient="records")]
@@ -106,6 +110,11 @@ def test_any_column_names_export_prove_parity_and_serve(tmp_path: Path, make: Ca
     assert labels == [str(v) for v in loaded.estimator.predict(rows[ds.features])]
     missing = client.post("/predict", json={k: v for k, v in records[0].items() if k != ds.features[0]})
     assert missing.status_code == 422 and ds.features[0] in str(missing.json()["detail"][0]["loc"])
+    # Live drift per feature, whatever the names hold (spaces, '/', unicode), binary or multiclass.
+    samples = [s for f in text_string_to_metric_families(client.get("/metrics").text) for s in f.samples]
+    drifted = {s.labels["feature"] for s in samples if s.name == "model_drift_psi"}
+    assert drifted == set(ds.features)
+    assert [s.value >= 0 for s in samples if s.name == "model_prediction_shift_psi"] == [True]
 
 
 def test_a_new_dataset_is_a_params_edit_and_dvc_tracks_its_source(tmp_path: Path) -> None:

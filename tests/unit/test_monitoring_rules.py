@@ -12,14 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from tests.monitoring_stack import DASHBOARD, MONITORING, RULES, dashboard_queries, metric_names
+from tests.monitoring_stack import DASHBOARD, MONITORING, RULES, dashboard_queries, metric_names, require
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    # No skip: without promtool the rules are unchecked, so the test fails and says what to install.
-    binary = shutil.which("promtool")
-    assert binary is not None, "promtool not found on PATH; apt-get install prometheus"
-    return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([require("promtool"), *map(str, args)], capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_rules_pass_promtool_check() -> None:

@@ -94,6 +94,7 @@ def test_dynos_run_under_herokus_runtime_rules(cli, images, make_app, platform, 
     ]  # CMD via a shell
     [binding] = container.attrs["HostConfig"]["PortBindings"][f"{env['PORT']}/tcp"]
     assert binding["HostIp"] == "127.0.0.1" and env["DYNO"] == "web.1"
+    assert env["HEROKU_RELEASE_VERSION"].startswith("v")  # runtime-dyno-metadata: the app's metrics label
     ready = requests.get(platform.web_url(app) + "ready", timeout=10).json()
     assert ready == {"status": "ready", "uid": uid, "port": env["PORT"]}
 

@@ -105,6 +105,21 @@ def test_two_workers_share_the_port_and_metrics(start_container: Callable[..., A
     assert sum(m.startswith("Booting worker") for m in messages) == 2, messages
 
 
+def test_the_image_ships_the_models_drift_reference_and_exports_drift(start_container: Callable[..., Any]) -> None:
+    """The reference travels inside serving.json, which the image carries: drift is measured in the container."""
+    features = json.loads((REPO / "models" / "serving.json").read_text())["model"]["features"]
+    container, url = start_container(environment={
+        "DRIFT_MIN_RECORDS": "5", "DRIFT_REFRESH_SECONDS": "0", "HEROKU_RELEASE_VERSION": "v3"})
+    assert requests.post(f"{url}/predict", json=[RECORD] * 10, timeout=10).status_code == 200
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    drifted = {line.split('feature="', 1)[1].split('"', 1)[0] for line in text.splitlines()
+               if line.startswith("model_drift_psi{")}
+    assert drifted == set(features)
+    assert any(line.startswith("model_ready{") and 'release="v3"' in line and line.endswith(" 1.0")
+               for line in text.splitlines())
+    _stop(container)
+
+
 def test_tampered_model_is_refused_without_crash_loop(
     start_container: Callable[..., Any], build_context: Path, tmp_path: Path
 ) -> None:

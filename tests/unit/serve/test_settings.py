@@ -44,3 +44,21 @@ def test_relative_paths_are_anchored(tmp_path: Path) -> None:
     s = load_settings({"MODEL_DIR": "m", "CONTRACT_PATH": "/abs/suite.json"}).resolved(tmp_path)
     assert s.model_dir == tmp_path / "m"
     assert s.contract_path == Path("/abs/suite.json")
+
+
+def test_drift_settings_are_read_and_bounded() -> None:
+    s = load_settings({"DRIFT": "false", "DRIFT_WINDOW": "500", "DRIFT_MIN_RECORDS": "50",
+                       "HEROKU_RELEASE_VERSION": "v42"})
+    assert (s.drift, s.drift_window, s.drift_min_records, s.heroku_release_version) == (False, 500, 50, "v42")
+    assert load_settings({}).drift is True
+    with pytest.raises(ConfigError) as err:
+        load_settings({"DRIFT": "perhaps", "DRIFT_WINDOW": "100000000", "DRIFT_REFRESH_SECONDS": "-1"})
+    message = str(err.value)
+    assert "DRIFT must be true or false, got 'perhaps'" in message
+    assert "DRIFT_WINDOW must be <= 100000" in message and "DRIFT_REFRESH_SECONDS must be >= 0" in message
+    assert "\n" not in message
+
+
+def test_the_minimum_must_fit_in_the_window() -> None:
+    with pytest.raises(ConfigError, match=r"DRIFT_MIN_RECORDS must be <= DRIFT_WINDOW \(100\), got '500'"):
+        load_settings({"DRIFT_WINDOW": "100", "DRIFT_MIN_RECORDS": "500"})
