@@ -10,7 +10,8 @@
 
 Scenarios: an error spike rolls back (the app's /metrics read directly); clean traffic passes the deploy's
 window and repeated windows after it (the false alarms are counted and must be zero); drifted traffic rolls
-back (only where the serving app exports `model_drift_psi`). Each prints its measured figures (`-s`).
+back (only where the serving app exports `model_drift_psi`); a Prometheus that dies mid-window rolls back and
+exits 4; a promotion under watch rolls production back. Each prints its measured figures (`-s`).
 """
 
 from __future__ import annotations
@@ -366,3 +367,27 @@ def test_a_prometheus_that_dies_mid_window_rolls_back_and_exits_4(
     record = record_of(tmp_path, app)
     assert record["outcome"] == "rolled_back" and record["watch"]["verdict"] == "blind"
     assert record["failure"]["code"] == "metrics_unreadable"
+
+
+def test_a_promotion_under_watch_rolls_production_back_and_shows_no_key(
+    cli, make_app, platform, images, standin_root, tmp_path, test_split, api_key
+):
+    staging, production = make_app("wstaging"), make_app("wprod")
+    # The spike image passes staging's smoke test (nothing watches staging here) and is promoted by its record.
+    assert cli("deploy", "--app", staging, "--image", images["spike"], root=standin_root).returncode == 0
+    assert cli("deploy", "--app", production, "--image", images["good-v1"], root=standin_root).returncode == 0
+    with Load(platform.web_url(production), clean(test_split)):
+        result = cli("promote", "--from", staging, "--to", production, "--record",
+                     str(tmp_path / "records" / f"deploy-{staging}.json"), "--watch", f"{WINDOW}s",
+                     root=standin_root, verbose=True)
+
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: promote of {production} failed at watch: error rate ("), error
+    assert "rolled back to v1 (now v3)" in error
+    assert platform.serving(production) == "1"
+    promoted = json.loads((tmp_path / "records" / f"promote-{production}.json").read_text())
+    assert promoted["source_app"] == staging and promoted["watch"]["breaches"][0]["signal"] == "error_rate"
+    # -v logs every read of the window: the API key is in none of them, nor in the records.
+    records = "".join(p.read_text() for p in (tmp_path / "records").iterdir())
+    assert api_key not in result.stdout + result.stderr + records
