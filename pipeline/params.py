@@ -130,6 +130,26 @@ class TrackingParams(_Frozen):
         return value
 
 
+class WatchParams(_Frozen):
+    """Thresholds of the watch window after a deploy or promote (`--watch`). No stage reads them.
+
+    Rates are over the window so far (from its start to the latest read), on `route` only: probes and
+    Prometheus' own scrapes of /metrics do not dilute the error rate.
+    """
+
+    route: str = Field(default="/predict", pattern=r"^/", description="the route whose requests are judged")
+    max_error_rate: Fraction = 0.05  # 5xx answers / all answers; 4xx (bad records) are the client's errors
+    max_p99_latency_seconds: Annotated[float, Field(gt=0.0, le=60.0)] = 0.5
+    # Error rate and latency count only once this many requests were answered: 1 error in 2 is no signal.
+    min_requests: Annotated[int, Field(ge=1)] = 20
+    max_drift_psi: Annotated[float, Field(gt=0.0)] = 0.25  # per feature, the worst one decides
+    max_prediction_shift_psi: Annotated[float, Field(gt=0.0)] = 0.25
+    # Drift counts only once the app's drift window holds this many records: PSI over few records is noise
+    # (clean penguins samples cross 0.25 in 18% of windows of 100 records, 3% of 200, under 1% of 300).
+    min_drift_records: Annotated[int, Field(ge=1)] = 300
+    scrape_interval_seconds: Annotated[float, Field(gt=0.0, le=300.0)] = 10.0
+
+
 class Params(_Frozen):
     data: DataParams
     prepare: PrepareParams
@@ -137,6 +157,7 @@ class Params(_Frozen):
     evaluate: EvaluateParams = EvaluateParams()
     gates: GateParams
     tracking: TrackingParams | None = None
+    watch: WatchParams = WatchParams()
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:

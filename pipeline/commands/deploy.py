@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from model_server.model_meta import ModelMeta
 from model_server.safe_load import ParseError, load_json
@@ -61,7 +64,8 @@ def _setup(ctx: Context, expect_model: bool) -> tuple[Target, Deployer, ModelMet
         list(meta.classes) if meta else None,
         meta.sha256 if meta and expect_model else None,
     )
-    deadline = Deadline(args.timeout)
+    # The watch window is on top of --timeout, which keeps covering the deploy and a rollback after it.
+    deadline = Deadline(args.timeout + (getattr(args, "watch", None) or 0.0))
     deployer = Deployer(
         HerokuAPI(target, deadline),
         Registry(target, deadline),
@@ -127,11 +131,48 @@ def _track(ctx: Context, record: DeployRecord) -> list[str]:
     return doors.after_rollback(settings, alias)
 
 
+def _watcher(ctx: Context, app: str) -> Callable[[Deployer, DeployRecord], object] | None:
+    """The watch window after a verified release (`--watch`), or None without one. Its source is checked
+    here, before anything is released: a Prometheus that cannot be queried would roll back every deploy."""
+    seconds = ctx.args.watch
+    if not seconds:
+        if ctx.args.prometheus_url:
+            # Not an error: a workflow may share one PROMETHEUS_URL between apps that watch and apps that do not.
+            log.warning("--prometheus-url is only read by the watch window, and there is none (no --watch)")
+        return None
+    from pipeline.deploy import watch
+
+    thresholds = ctx.params.watch
+    prometheus: watch.PrometheusMetrics | None = None
+    if ctx.args.prometheus_url:
+        prometheus = watch.PrometheusMetrics(ctx.args.prometheus_url, ctx.args.prometheus_job or app,
+                                             thresholds.route)
+        prometheus.preflight()
+
+    # The app's METRICS_TOKEN (when its /metrics is protected) comes from the environment, never a flag.
+    token = os.environ.get("METRICS_TOKEN") or None
+
+    def run(web_url: str) -> watch.WatchResult:
+        source: watch.MetricsSource = prometheus or watch.AppMetrics(
+            web_url, thresholds.route, token=SecretStr(token) if token else None)
+        log.info("watching %s for %.0f s through %s", app, seconds, source.description)
+        return watch.watch(source, thresholds, seconds)
+
+    return lambda deployer, record: deployer.watch(record, run, seconds)
+
+
 def _deploy(ctx: Context) -> Outcome:
     # The image must serve the model this checkout's pipeline produced (models/model.json).
     target, deployer, meta = _setup(ctx, expect_model=True)
     record = _record(ctx, "deploy", ctx.args.app, target, meta)
-    return _run(ctx, deployer, record, lambda: deployer.deploy(record, ctx.args.image, ctx.args.release_image))
+    watching = _watcher(ctx, ctx.args.app)
+
+    def operation() -> None:
+        deployer.deploy(record, ctx.args.image, ctx.args.release_image)
+        if watching:
+            watching(deployer, record)
+
+    return _run(ctx, deployer, record, operation)
 
 
 def _run(ctx: Context, deployer: Deployer, record: DeployRecord, operation: Callable[[], object]) -> Outcome:
@@ -182,8 +223,14 @@ def _promote(ctx: Context) -> Outcome:
     digests = _digests_from(ctx)
     record = _record(ctx, "promote", ctx.args.app, target, meta)
     record.model_sha256 = None  # filled from what the promoted app reports
-    return _run(ctx, deployer, record,
-                lambda: deployer.promote(record, ctx.args.source, digests, ctx.args.process_types))
+    watching = _watcher(ctx, ctx.args.app)
+
+    def operation() -> None:
+        deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
+        if watching:
+            watching(deployer, record)
+
+    return _run(ctx, deployer, record, operation)
 
 
 def _rollback(ctx: Context) -> Outcome:
@@ -205,6 +252,36 @@ def _digest(value: str) -> str:
     if not (value.startswith("sha256:") and len(value) == 71):
         raise argparse.ArgumentTypeError(f"{value!r} is not a manifest digest such as sha256:<64 hex>")
     return value
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(value: str) -> float:
+    """10m, 90s, 1h or plain seconds; empty means no watch (a workflow passes its optional input as is)."""
+    text = value.strip().lower()
+    if not text:
+        return 0.0
+    unit = _UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        seconds = -1.0
+    if not (0 < seconds <= 24 * 3600):  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 10m, 90s or 1h (at most 24h)")
+    return seconds
+
+
+def _watch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--watch", type=_duration, metavar="DURATION",
+                   help="after a verified release, watch the live metrics this long (10m, 90s) against the "
+                        "thresholds in params.yaml `watch:`; a breach rolls back (default: no watch)")
+    p.add_argument("--prometheus-url", metavar="URL",
+                   help="read the watch window's metrics from this Prometheus (HTTP API) instead of the app's "
+                        "/metrics")
+    p.add_argument("--prometheus-job", metavar="JOB",
+                   help="the Prometheus job label of the app's scrape targets (default: the app name)")
 
 
 def _types(value: str) -> list[str]:
@@ -247,6 +324,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--app", type=_app, required=True, help="Heroku app name (container stack)")
     d.add_argument("--image", required=True, help="local image to release as the web process (tag or id)")
     d.add_argument("--release-image", help="local image for the release phase (process type `release`)")
+    _watch_flags(d)
     _common(d)
     d.set_defaults(handler=_deploy)
 
@@ -268,6 +346,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=["web"],
         help="comma-separated process types to promote (default web; add release if used)",
     )
+    _watch_flags(p)
     _common(p)
     p.set_defaults(handler=_promote)
 

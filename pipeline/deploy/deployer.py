@@ -27,7 +27,9 @@ from pipeline.deploy.http import AmbiguousResult, Answer, HerokuAPI
 from pipeline.deploy.record import DeployRecord, now
 from pipeline.deploy.registry import Image, Registry
 from pipeline.deploy.smoke import Probe, SmokeResult, smoke_test
+from pipeline.deploy.watch import WatchBlind, WatchResult
 from pipeline.errors import ConfigError, ExternalError, GateFailed, PipelineError
+from pipeline.gates.watch import reason
 
 log = logging.getLogger("pipeline.deploy")
 
@@ -142,6 +144,40 @@ class Deployer:
                 record.failure = failure.as_dict()
                 record.smoke = failure.smoke.to_dict() if failure.smoke else None
                 record.outcome = "failed"
+            return record
+
+    def watch(self, record: DeployRecord, run_watch: Callable[[str], WatchResult], planned: float) -> DeployRecord:
+        """After a verified deploy or promote: watch the live app for `planned` seconds (run_watch gets its
+        web URL), and on a breach roll back to the release that was serving before, as a failed smoke test
+        would. Metrics that cannot be read mid-window also roll back (the release was not shown healthy),
+        and end as an ExternalError (exit 4) rather than a breach (exit 1)."""
+        if record.outcome != "deployed":
+            return record  # nothing new is live (noop) or it already failed and was handled
+        deployed_in = record.seconds or 0.0
+        try:
+            return self._watch(record, run_watch, planned)
+        finally:  # the record's duration stays the whole command's, deploy and window together
+            record.seconds = round(deployed_in + (record.seconds or 0.0), 2)
+
+    def _watch(self, record: DeployRecord, run_watch: Callable[[str], WatchResult], planned: float) -> DeployRecord:
+        with self._tracked(record):
+            app = self._preflight(record.app)
+            self.step = "watch"
+            try:
+                result = run_watch(app["web_url"])
+            except WatchBlind as exc:
+                record.watch = {"verdict": "blind", "planned_seconds": planned, "problem": str(exc)}
+                record.failure = {"step": "watch", "code": "metrics_unreadable", "message": str(exc)}
+                record.outcome = "failed"
+                self._recover(record, app, record.previous_release, str(exc))
+                raise ExternalError(failure_message(record)) from None
+            record.watch = result.to_dict(planned)
+            if result.breached:
+                why = f"{reason(result.verdict)} after {result.seconds:.0f} s"
+                first = result.verdict.findings[0]
+                record.failure = {"step": "watch", "code": f"breach:{first.rule}", "message": why}
+                record.outcome = "failed"
+                self._recover(record, app, record.previous_release, why)
             return record
 
     # -- steps ---------------------------------------------------------------------------------

@@ -25,6 +25,27 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def watch_line(watch: dict[str, Any]) -> str:
+    """The watch window in one cell: verdict, duration, source, the figures it judged."""
+    if watch.get("verdict") == "blind":
+        return f"metrics unreadable: {watch.get('problem')}"
+    figures = watch.get("figures") or {}
+
+    def show(value: Any, unit: str = "") -> str:
+        return "n/a" if value is None else f"{value:g}{unit}"
+
+    drift = show(figures.get("drift_psi_max"))
+    if figures.get("drift_feature"):
+        drift += f" ({figures['drift_feature']})"
+    return (
+        f"{watch.get('verdict')} after {watch.get('seconds')} of {watch.get('planned_seconds')} s, "
+        f"{watch.get('reads')} reads of {watch.get('source')}: {figures.get('requests')} requests, "
+        f"error rate {show(figures.get('error_rate'))}, p99 {show(figures.get('p99_seconds'), ' s')}, "
+        f"drift PSI {drift}, prediction shift {show(figures.get('prediction_shift_psi'))} "
+        f"over {show(figures.get('drift_records'))} records"
+    )
+
+
 @dataclass
 class DeployRecord:
     action: str  # deploy | promote | rollback
@@ -43,6 +64,7 @@ class DeployRecord:
     git_commit: str | None = None
     smoke: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None  # {step, code, message}
+    watch: dict[str, Any] | None = None  # the watch window: source, seconds, verdict, figures, breaches
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -88,6 +110,8 @@ class DeployRecord:
                     f"/predict {self.smoke.get('predict_status')})",
                 )
             )
+        if self.watch:
+            rows.append(("watch window", watch_line(self.watch)))
         if self.failure:
             code = f" [{self.failure['code']}]" if self.failure.get("code") else ""
             rows.append(("failed at", f"{self.failure['step']}{code}: {self.failure['message']}"))

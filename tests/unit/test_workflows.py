@@ -240,6 +240,10 @@ def test_make_targets_exist() -> None:
             assert len(words) == 2 and words[1] in targets, f"{where}: no make target {words[1:]}"
 
 
+# Variables whose values are not names: a duration, a URL.
+PLAUSIBLE = {"WATCH": "10m", "PROMETHEUS_URL": "http://127.0.0.1:9090"}
+
+
 def test_pipeline_commands_exist() -> None:
     """Every `pipeline ...` in a workflow parses with the real CLI."""
     for where, words in run_commands():
@@ -248,7 +252,7 @@ def test_pipeline_commands_exist() -> None:
         _, leaf = resolve(words[1:])
         assert leaf, f"{where}: `{shlex.join(words)}` does not exist"
         # Shell variables hold runtime values (app names, paths, ids): parse with a plausible one.
-        args = [re.sub(r"\$\{?\w+\}?", "example-app", w) for w in words[1:]]
+        args = [re.sub(r"\$\{?(\w+)\}?", lambda m: PLAUSIBLE.get(m.group(1), "example-app"), w) for w in words[1:]]
         try:
             build_parser().parse_args(args)
         except SystemExit:

@@ -47,6 +47,7 @@ IMAGES = {
     "hog": ("hog", "1"),
     "release-ok": ("release-ok", "1"),
     "release-fail": ("release-fail", "1"),
+    "spike": ("spike", "4"),
 }
 _names = itertools.count()
 

@@ -1,7 +1,9 @@
 """Stand-in for the serving app in deploy tests: a stdlib HTTP server whose behaviour the image picks.
 
 MODE (baked into each test image): good | badshape | noport | loopback | crash | stubborn | hog |
-release-ok | release-fail. VERSION tells images apart (and gives each its own image id);
+release-ok | release-fail | spike (answers /predict like good until its /metrics is first read, which
+the watch window does at its start, right after the smoke test; from then on every /predict is a 500,
+counted on /metrics under the serving app's metric names). VERSION tells images apart (and gives each its own image id);
 MODEL_SHA256 is the model hash the /predict answer reports, as the real serving app does.
 """
 
@@ -15,6 +17,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MODE = os.environ.get("MODE", "good")
 VERSION = os.environ.get("VERSION", "0")
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
+ANSWERED = {}  # status -> /predict answers (spike mode's /metrics)
+WATCHED = []  # non-empty once /metrics was read: the spike begins
+
+
+def exposition():
+    lines = ["# HELP http_requests_total HTTP requests", "# TYPE http_requests_total counter"]
+    for status, count in sorted(ANSWERED.items()):
+        lines.append(f'http_requests_total{{route="/predict",method="POST",status="{status}"}} {count}')
+    return ("\n".join(lines) + "\n").encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -29,6 +40,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/ready":
             self._send(200, {"status": "ready", "uid": os.getuid(), "port": os.environ.get("PORT")})
+        elif self.path == "/metrics" and MODE == "spike":
+            data = exposition()
+            WATCHED.append(True)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif self.path == "/version":
             self._send(200, {"version": VERSION, "mode": MODE})
         else:
@@ -41,11 +60,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(422, {"detail": "send one record"})
         elif MODE == "badshape":
             self._send(200, {"result": "Adelie"})
+        elif MODE == "spike" and WATCHED:
+            ANSWERED[500] = ANSWERED.get(500, 0) + 1
+            self._send(500, {"detail": "internal error"})
         else:
             probabilities = {"Adelie": 0.8, "Chinstrap": 0.15, "Gentoo": 0.05}
             body = {"predictions": [{"label": "Adelie", "probabilities": probabilities}]}
             if os.environ.get("MODEL_SHA256"):
                 body["model_sha256"] = os.environ["MODEL_SHA256"]
+            ANSWERED[200] = ANSWERED.get(200, 0) + 1
             self._send(200, body)
 
     def log_message(self, fmt, *args):
