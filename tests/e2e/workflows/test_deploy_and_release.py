@@ -32,7 +32,10 @@ def live_image(heroku: Any, app: str) -> Any:
 @pytest.fixture(scope="module")
 def target(act: Act, heroku: Any, heroku_key: str) -> Act:
     return act.but(env={"HEROKU_API_URL": heroku.api_url, "HEROKU_REGISTRY": heroku.registry_host},
-                   vars={"HEROKU_STAGING_APP": STAGING, "HEROKU_PRODUCTION_APP": PRODUCTION},
+                   # Short watch windows after each release: the workflows' watch step runs, reading the app's
+                   # own /metrics (no PROMETHEUS_URL), and its figures reach the record and the job summary.
+                   vars={"HEROKU_STAGING_APP": STAGING, "HEROKU_PRODUCTION_APP": PRODUCTION,
+                         "STAGING_WATCH": "8s", "PRODUCTION_WATCH": "8s"},
                    secrets={"HEROKU_API_KEY": heroku_key})
 
 
@@ -48,7 +51,7 @@ def test_a_merge_deploys_the_scanned_image_to_staging(staging: tuple[ActRun, str
     run, sha = staging
     assert run.returncode == 0, run.tail()
     for step in ("Scan gate", "Container smoke test", "Load the image the build job scanned (refused unless the id "
-                 "matches)", "Deploy, verify, roll back on failure", "Record the release candidate"):
+                 "matches)", "Deploy, verify, watch, roll back on failure", "Record the release candidate"):
         assert f"✅  Success - Main {step}" in run.output, f"{step} did not succeed\n{run.tail()}"
     candidate = json.loads((run.artifact("release-candidate") / "candidate.json").read_text())
     assert candidate["commit"] == sha and candidate["app"] == STAGING
@@ -56,6 +59,8 @@ def test_a_merge_deploys_the_scanned_image_to_staging(staging: tuple[ActRun, str
     assert live_image(heroku, STAGING).config_digest == candidate["image_id"]
     record = json.loads((run.artifact("release-candidate") / "deploy" / f"deploy-{STAGING}.json").read_text())
     assert record["outcome"] == "deployed", record
+    assert record["watch"]["verdict"] == "clean" and record["watch"]["source"], record["watch"]
+    assert "| watch window | clean after" in run.output
     assert heroku_key not in run.output
 
 
@@ -69,6 +74,7 @@ def test_a_release_tag_promotes_the_digest_that_passed_staging(target: Act, gith
     git(repository, "tag", TAG)
     release = target.run(repository, "push", push_event(f"refs/tags/{TAG}", sha), "release.yml")
     assert release.returncode == 0, release.tail()
+    assert "| watch window | clean after" in release.output, release.tail()
     staged, promoted = live_image(heroku, STAGING), live_image(heroku, PRODUCTION)
     assert promoted.manifest_digest == staged.manifest_digest
     assert promoted.config_digest == staged.config_digest
