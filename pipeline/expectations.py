@@ -263,7 +263,11 @@ def run_checkpoint(batches: list[Batch] | list[SparkBatch], docs_dir: Path | Non
     _quiet_gx_logging()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    sources: dict[str, Any] = {}  # one GX data source per engine, added when a batch needs it
+    # One engine per run, so one data source, named the same for both: results (batch_id) read the same.
+    spark = any(isinstance(b, SparkBatch) for b in batches)
+    if spark and not all(isinstance(b, SparkBatch) for b in batches):
+        raise TypeError("run_checkpoint: batches of one engine at a time")
+    source = context.data_sources.add_spark("pipeline") if spark else context.data_sources.add_pandas("pipeline")
     actions: list[Any] = []
     if docs_dir is not None:
         context.add_data_docs_site(
@@ -284,12 +288,8 @@ def run_checkpoint(batches: list[Batch] | list[SparkBatch], docs_dir: Path | Non
         if name in used:  # one dataset under two suites (Spark on a single source): GX names must differ
             name = f"{name}.{batch.suite_path.stem}"
         used.add(name)
-        engine = "spark" if isinstance(batch, SparkBatch) else "pandas"
-        if engine not in sources:
-            sources[engine] = (context.data_sources.add_spark if engine == "spark"
-                               else context.data_sources.add_pandas)(f"pipeline_{engine}")
         suite = context.suites.add(_gx_suite({**doc, "name": f"{doc['name']}.{name}"}, batch.suite_path))
-        batch_definition = sources[engine].add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
@@ -339,6 +339,7 @@ def _spark_batch(batch: SparkBatch, doc: dict[str, Any], indexed: list[dict[str,
     (pipeline.spark_stats) are spared GX's own Spark jobs."""
     from pipeline import spark_engine, spark_stats
 
+    spark_engine.check_addressable(batch.columns, f"{batch.name} data")
     by_index: dict[int, dict[str, Any]] = {}
     pending = indexed
     if provable(indexed):

@@ -30,6 +30,10 @@ class _Frozen(BaseModel):
 _CREDENTIAL_KEY = re.compile(r"secret|password|passwd|token|credential|access\.key|session\.key", re.IGNORECASE)
 
 
+# scheme://user@host or scheme://user:password@host, where an unencoded password may hold '/'.
+_USERINFO = re.compile(r"^[A-Za-z][\w+.-]*://(?:[^/@]*@|[^/@:]*:[^@]*@)")
+
+
 class SparkParams(_Frozen):
     """Where and how the data gate runs when `data.engine` is spark (pipeline/spark_engine.py)."""
 
@@ -55,7 +59,7 @@ class SparkParams(_Frozen):
     @field_validator("source")
     @classmethod
     def _no_userinfo(cls, value: str | None) -> str | None:
-        if value is not None and "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
+        if value is not None and _USERINFO.match(value):
             raise ValueError("data.spark.source must not carry credentials (params.yaml is committed); "
                              "set them in the environment instead")
         return value

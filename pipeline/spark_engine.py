@@ -10,6 +10,7 @@ configuration, which Spark ships to the executors with each file scan.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -85,6 +86,10 @@ def session(settings: SparkSettings) -> SparkSession:
     which must stay one line on failure), then reused."""
     # pyspark warns about the pandas version at import; the gate reads parquet in Spark and never converts.
     warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+    # pyspark logs every analysis error GX catches as a JSON record on stderr; the gate reports them itself.
+    # Visible with `pipeline -v`, like GX's own logs.
+    verbose = logging.getLogger("pipeline").isEnabledFor(logging.DEBUG)
+    logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     try:
         from pyspark import SparkConf, SparkContext
         from pyspark.java_gateway import launch_gateway
@@ -116,11 +121,14 @@ def session(settings: SparkSettings) -> SparkSession:
 _MISSING_FS = re.compile(r'No FileSystem for scheme "?(\w+)"?|ClassNotFoundException.*?(S3AFileSystem)')
 
 
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
 def read_parquet(spark: SparkSession, uris: list[str]) -> DataFrame:
     """A lazy DataFrame over parquet files, directories or globs. Spark reads only the footers here; the data
     is read, in partitions, by the aggregations GX runs."""
     try:
-        return spark.read.parquet(*uris)
+        frame = spark.read.parquet(*uris)
     except Exception as exc:
         text = str(exc)
         where = ", ".join(uris)
@@ -134,6 +142,22 @@ def read_parquet(spark: SparkSession, uris: list[str]) -> DataFrame:
         if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise DataError(f"{where}: not found; fix data.spark.source or run `dvc repro prepare`") from None
         raise DataError(f"{where}: Spark cannot read it as parquet ({_first_line(exc)})") from None
+    # pandas stores a non-default index as `__index_level_N__` columns and turns them back into the index on
+    # reading; the pandas engine never sees them, so neither may the Spark engine.
+    index = [c for c in frame.columns if _PANDAS_INDEX.fullmatch(c)]
+    return frame.drop(*index) if index else frame
+
+
+# GX's Spark engine refers to columns by bare name (F.col), where '.' means a struct field and '`' quotes: such a
+# column cannot be checked, and GX reports it as a failure without saying why, or not at all.
+UNADDRESSABLE = re.compile(r"[.`]")
+
+
+def check_addressable(columns: list[str], where: str) -> None:
+    bad = [c for c in columns if UNADDRESSABLE.search(c)]
+    if bad:
+        raise DataError(f"{where}: column {bad[0]!r} cannot be checked by GX's Spark engine ('.' and '`' in a "
+                        "name are Spark syntax); rename it in the source, or use data.engine: pandas")
 
 
 def quoted(column: str) -> str:
