@@ -209,3 +209,22 @@ def test_an_unreadable_source_is_one_line_and_keeps_the_last_report(
         assert fragment in line
     assert _digests(project) == before
 
+
+
+def test_a_nullable_int64_column_is_int64_on_spark_only(spark: Any, tmp_path: Path) -> None:
+    """The one documented difference (README, "The data gate on Spark"): pandas reads a parquet int64 column with
+    nulls as float64, Spark keeps it int64. The not-null expectation catches the nulls on both."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "ints.parquet"
+    pq.write_table(pa.table({"year": pa.array([2007, None, 2009] * 10, type=pa.int64())}), path)
+    suite = tmp_path / "ints.json"
+    suite.write_text(json.dumps({"name": "ints", "expectations": [
+        {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "year", "type_": "int64"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "year"}}]}))
+    on_pandas = run_checkpoint([Batch.from_parquet("data", [path], suite)], None, 3)
+    on_spark = run_checkpoint([SparkBatch("data", read_parquet(spark, [str(path)]), suite)], None, 3)
+    assert [r["success"] for r in on_pandas] == [False, False]
+    assert [r["success"] for r in on_spark] == [True, False]
+    assert on_spark[0]["observed"] == "int64" and on_pandas[0]["observed"] == "float64"
