@@ -50,7 +50,8 @@ def findings(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def both_engines(spark: Any, frame: pd.DataFrame, tmp_path: Path, suites: list[tuple[str, Path]],
-                 spark_detail_rows: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                 spark_detail_rows: int | None = None, spark_docs: Path | None = None
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The same parquet file through the pandas engine (the validate stage's way, GX on every expectation) and
     the Spark engine (with its column-facts path above `spark_detail_rows` rows, when given)."""
     path = tmp_path / "data.parquet"
@@ -59,7 +60,8 @@ def both_engines(spark: Any, frame: pd.DataFrame, tmp_path: Path, suites: list[t
     with pytest.MonkeyPatch.context() as patch:
         if spark_detail_rows is not None:
             patch.setattr(expectations, "DETAIL_ROW_LIMIT", spark_detail_rows)
-        on_spark = run_checkpoint([SparkBatch(n, read_parquet(spark, [str(path)]), s) for n, s in suites], None, 3)
+        on_spark = run_checkpoint([SparkBatch(n, read_parquet(spark, [str(path)]), s) for n, s in suites],
+                                  spark_docs, 3)
     return on_pandas, on_spark
 
 
@@ -120,8 +122,11 @@ def test_column_names_we_did_not_pick(spark: Any, tmp_path: Path, fast: bool) ->
     columns = ["bill length (mm)", "île d'origine, \"quoted\"", "[0] $x:y-z"]
     frame = pd.DataFrame({columns[0]: np.linspace(0, 9, 40), columns[1]: ["é", "日本"] * 19 + ["Ω", "é"],
                           columns[2]: np.arange(40) % 5})
+    docs = tmp_path / "docs"
     on_pandas, on_spark = both_engines(spark, frame, tmp_path, [("data", _hostile_suite(tmp_path, columns))],
-                                       spark_detail_rows=10 if fast else None)
+                                       spark_detail_rows=10 if fast else None, spark_docs=docs)
+    # Data Docs from the Spark engine's validation results, as from pandas'.
+    assert (docs / "index.html").is_file() and list((docs / "validations").rglob("*.html"))
     assert verdicts(on_spark) == verdicts(on_pandas)
     [failed] = [r for r in on_spark if not r["success"]]
     assert (failed["column"], failed["unexpected_values"]) == (columns[1], ["Ω"])
