@@ -11,6 +11,7 @@ configuration, which Spark ships to the executors with each file scan.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tempfile
@@ -174,4 +175,6 @@ def example_rows(frame: DataFrame, column: str | None, values: list[Any], limit:
         return []
     ref = F.col(quoted(column))
     picked = frame.filter(ref.isin(values) if values else ref.isNull()).limit(limit).collect()
-    return [row.asDict() for row in picked]
+    # NaN as None, as the pandas engine's examples have it (and as strict JSON needs).
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.asDict().items()}
+            for row in picked]
