@@ -234,3 +234,25 @@ def test_a_nullable_int64_column_is_int64_on_spark_only(spark: Any, tmp_path: Pa
     assert [r["success"] for r in on_pandas] == [False, False]
     assert [r["success"] for r in on_spark] == [True, False]
     assert on_spark[0]["observed"] == "int64" and on_pandas[0]["observed"] == "float64"
+
+
+def test_credentials_reach_the_live_hadoop_configuration_only(spark: Any) -> None:
+    """What S3A reads on the driver and ships to executors, and not the Spark conf (spark-submit's command line,
+    the Spark UI's environment page). The S3 round trip itself needs the connector jars (README)."""
+    from pipeline.params import SparkParams
+    from pipeline.spark_engine import SparkSettings, session
+
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    env = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": secret,
+           "AWS_ENDPOINT_URL": "http://127.0.0.1:5999"}
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    try:
+        # One JVM per process: the second call reuses it and sets the credentials on its Hadoop configuration.
+        assert session(SparkSettings.from_params(SparkParams(), env)).sparkContext is spark.sparkContext
+        assert hadoop.get("fs.s3a.secret.key") == secret and hadoop.get("fs.s3a.endpoint") == env["AWS_ENDPOINT_URL"]
+        assert hadoop.get("fs.s3a.path.style.access") == "true"
+        assert not any(secret in value for _, value in spark.sparkContext.getConf().getAll())
+    finally:
+        for key in ("fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.endpoint", "fs.s3a.path.style.access",
+                    "fs.s3a.connection.ssl.enabled", "fs.s3a.aws.credentials.provider"):
+            hadoop.unset(key)
