@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,9 @@ from pipeline.gates.proofs import needs_row_keys, provable, prove
 
 # GX phones home unless told not to; CI machines have no route out anyway.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# GX imports pyspark whenever it is installed (the spark extra), even for the pandas engine, and pyspark warns
+# at import about pandas 3: noise on the CLI's stderr. The gate never converts between pandas and Spark.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,44 @@ class Batch:
         if isinstance(self.source, pa.Table):
             return (self.source.select(columns) if columns is not None else self.source).to_pandas()
         return self.source.to_table(columns=columns).to_pandas()
+
+
+@dataclass(frozen=True)
+class SparkBatch:
+    """One Spark DataFrame (lazy: files on a cluster's storage) validated against one suite."""
+
+    name: str
+    frame: Any  # pyspark.sql.DataFrame; Any so that this module imports without pyspark
+    suite_path: Path
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+
+# The suites name pandas dtypes (what the contract and the serving schema are written in); GX's Spark engine
+# compares Spark type names. One suite, two engines: the type is translated on the way in and the observed type
+# on the way out, so the reports read the same. A name not listed (already a Spark type) passes through.
+SPARK_TYPES = {"str": "StringType", "object": "StringType", "float64": "DoubleType", "float32": "FloatType",
+               "int64": "LongType", "int32": "IntegerType", "bool": "BooleanType"}
+_SUITE_TYPES = {"StringType": "str", "DoubleType": "float64", "FloatType": "float32", "LongType": "int64",
+                "IntegerType": "int32", "BooleanType": "bool"}
+
+
+def _for_spark(expectation: dict[str, Any]) -> dict[str, Any]:
+    kw = expectation.get("kwargs", {})
+    if expectation["type"] != "expect_column_values_to_be_of_type" or kw.get("type_") not in SPARK_TYPES:
+        return expectation
+    return {**expectation, "kwargs": {**kw, "type_": SPARK_TYPES[kw["type_"]]}}
+
+
+def _from_spark(result: dict[str, Any], expectation: dict[str, Any]) -> dict[str, Any]:
+    """A Spark-engine result in the suite's own vocabulary."""
+    if result["expectation"] != "expect_column_values_to_be_of_type":
+        return result
+    observed = result.get("observed")
+    return {**result, "kwargs": {**result["kwargs"], "type_": expectation["kwargs"].get("type_")},
+            "observed": _SUITE_TYPES.get(observed, observed) if isinstance(observed, str) else observed}
 
 
 def _gx_suite(doc: dict[str, Any], path: Path) -> Any:
@@ -106,7 +149,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _plain_result(res: Any, batch: Batch, frame: pd.DataFrame, max_examples: int) -> dict[str, Any]:
+Examples = Callable[[str | None, list[Any], int], list[dict[str, Any]]]
+
+
+def _plain_result(res: Any, batch: Batch | SparkBatch, examples: Examples, max_examples: int) -> dict[str, Any]:
     """One GX ExpectationValidationResult as a JSON-friendly dict the pure gate understands."""
     config = res.expectation_config
     kwargs = _plain(dict(config.kwargs)) if config is not None else {}
@@ -129,12 +175,12 @@ def _plain_result(res: Any, batch: Batch, frame: pd.DataFrame, max_examples: int
         "unexpected_values": unexpected[:max_examples],
         "details": detail.get("details"),
         "error": error,
-        "examples": [] if res.success else _example_rows(frame, column, unexpected, max_examples),
+        "examples": [] if res.success else _plain(examples(column, unexpected, max_examples)),
         "evaluated_by": "great_expectations",
     }
 
 
-def _proven_result(expectation: dict[str, Any], proof: dict[str, Any], batch: Batch) -> dict[str, Any]:
+def _proven_result(expectation: dict[str, Any], proof: dict[str, Any], batch: Batch | SparkBatch) -> dict[str, Any]:
     kwargs = _plain(dict(expectation.get("kwargs", {})))
     return {
         "batch": batch.name, "suite": batch.suite_path.name, "expectation": expectation["type"],
@@ -209,14 +255,19 @@ def _run(checkpoint: Any, frame: pd.DataFrame) -> list[Any]:
     return [res for run_result in outcome.run_results.values() for res in run_result.results]
 
 
-def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: int) -> list[dict[str, Any]]:
+def run_checkpoint(batches: list[Batch] | list[SparkBatch], docs_dir: Path | None, max_examples: int
+                   ) -> list[dict[str, Any]]:
     """Validate every batch; return one plain result per expectation, in suite order."""
     import great_expectations as gx
 
     _quiet_gx_logging()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    source = context.data_sources.add_pandas("pipeline")
+    # One engine per run, so one data source, named the same for both: results (batch_id) read the same.
+    spark = any(isinstance(b, SparkBatch) for b in batches)
+    if spark and not all(isinstance(b, SparkBatch) for b in batches):
+        raise TypeError("run_checkpoint: batches of one engine at a time")
+    source = context.data_sources.add_spark("pipeline") if spark else context.data_sources.add_pandas("pipeline")
     actions: list[Any] = []
     if docs_dir is not None:
         context.add_data_docs_site(
@@ -229,10 +280,14 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
         )
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["pipeline"]))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(max_examples, 1)}
+    used: set[str] = set()
 
-    def gx_results(batch: Batch, doc: dict[str, Any], frame: pd.DataFrame, part: str) -> dict[int, Any]:
+    def gx_results(batch: Batch | SparkBatch, doc: dict[str, Any], frame: Any, part: str) -> dict[int, Any]:
         """Run `doc` through a checkpoint; results keyed by the expectation's index in the suite."""
         name = f"{batch.name}{part}"
+        if name in used:  # one dataset under two suites (Spark on a single source): GX names must differ
+            name = f"{name}.{batch.suite_path.stem}"
+        used.add(name)
         suite = context.suites.add(_gx_suite({**doc, "name": f"{doc['name']}.{name}"}, batch.suite_path))
         batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         validation = context.validation_definitions.add(
@@ -250,11 +305,15 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
         doc = read_suite(batch.suite_path)
         indexed = [{**e, "meta": {**(e.get("meta") or {}), "pipeline_index": i}}
                    for i, e in enumerate(doc["expectations"])]
+        if isinstance(batch, SparkBatch):
+            results.extend(_spark_batch(batch, doc, indexed, gx_results, max_examples))
+            continue
         columns = batch.columns
         if batch.num_rows <= DETAIL_ROW_LIMIT:
             frame = batch.frame()
             evaluated = gx_results(batch, doc | {"expectations": indexed}, frame, "")
-            results.extend(_plain_result(evaluated[i], batch, frame, max_examples) for i in range(len(indexed)))
+            examples = partial(_example_rows, frame)
+            results.extend(_plain_result(evaluated[i], batch, examples, max_examples) for i in range(len(indexed)))
             continue
         stats = collect(batch.source, row_keys=needs_row_keys(indexed)) if provable(indexed) else None
         proofs = [prove(e, stats) if stats else None for e in indexed]
@@ -267,7 +326,33 @@ def run_checkpoint(batches: list[Batch], docs_dir: Path | None, max_examples: in
             frame = batch.frame(group_columns)
             evaluated = gx_results(batch, doc | {"expectations": group}, frame, f".part{n}")
             for i, res in evaluated.items():
-                by_index[i] = _plain_result(res, batch, frame, max_examples)
+                by_index[i] = _plain_result(res, batch, partial(_example_rows, frame), max_examples)
             del frame  # one column group in memory at a time
         results.extend(by_index[i] for i in range(len(indexed)))
     return results
+
+
+def _spark_batch(batch: SparkBatch, doc: dict[str, Any], indexed: list[dict[str, Any]],
+                 gx_results: Callable[..., dict[int, Any]], max_examples: int) -> list[dict[str, Any]]:
+    """A Spark DataFrame through GX's Spark engine, whole: Spark reads it in partitions, so there is nothing
+    to chunk. Above DETAIL_ROW_LIMIT rows the expectations proven by one aggregation pass
+    (pipeline.spark_stats) are spared GX's own Spark jobs."""
+    from pipeline import spark_engine, spark_stats
+
+    spark_engine.check_addressable(batch.columns, f"{batch.name} data")
+    by_index: dict[int, dict[str, Any]] = {}
+    pending = indexed
+    if provable(indexed):
+        stats = spark_stats.collect(batch.frame, detail_rows=DETAIL_ROW_LIMIT)
+        if stats is not None:
+            for i, expectation in enumerate(indexed):
+                proof = prove(expectation, stats)
+                if proof is not None:
+                    by_index[i] = _proven_result(expectation, proof, batch)
+            pending = [e for i, e in enumerate(indexed) if i not in by_index]
+    if pending:
+        evaluated = gx_results(batch, doc | {"expectations": [_for_spark(e) for e in pending]}, batch.frame, "")
+        examples = partial(spark_engine.example_rows, batch.frame)
+        for i, res in evaluated.items():
+            by_index[i] = _from_spark(_plain_result(res, batch, examples, max_examples), indexed[i])
+    return [by_index[i] for i in range(len(indexed))]

@@ -6,6 +6,7 @@ Every problem in the file is collected and reported together, each naming its ke
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,45 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# A Spark conf key that names a credential: params.yaml is committed, so these come from the environment only.
+_CREDENTIAL_KEY = re.compile(r"secret|password|passwd|token|credential|access\.key|session\.key", re.IGNORECASE)
+
+
+# scheme://user@host or scheme://user:password@host, where an unencoded password may hold '/'.
+_USERINFO = re.compile(r"^[A-Za-z][\w+.-]*://(?:[^/@]*@|[^/@:]*:[^@]*@)")
+
+
+class SparkParams(_Frozen):
+    """Where and how the data gate runs when `data.engine` is spark (pipeline/spark_engine.py)."""
+
+    master: str = Field(default="local[2]", min_length=1,
+                        description="spark.master: local[N], spark://host:7077, yarn, k8s://...")
+    app_name: str = Field(default="mlops-ci-data-gate", min_length=1)
+    # null: Spark reads the prepared splits; a path or URI (file://, s3a://, hdfs://; a file, directory or glob
+    # of parquet): the gate validates that dataset instead, against the data and the drift suites.
+    source: str | None = Field(default=None, min_length=1)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict,
+                                                      description="extra Spark conf, e.g. spark.executor.memory")
+
+    @field_validator("conf")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
+        leaked = sorted(k for k in value if _CREDENTIAL_KEY.search(k))
+        if leaked:
+            raise ValueError(f"data.spark.conf.{leaked[0]} looks like a credential, and params.yaml is committed; "
+                             "remove it and set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_SESSION_TOKEN) in "
+                             "the environment instead")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _no_userinfo(cls, value: str | None) -> str | None:
+        if value is not None and _USERINFO.match(value):
+            raise ValueError("data.spark.source must not carry credentials (params.yaml is committed); "
+                             "set them in the environment instead")
+        return value
+
+
 class DataParams(_Frozen):
     source: str = Field(
         min_length=1, description="the CSV file to ingest: relative to the project root, or absolute"
@@ -34,6 +74,9 @@ class DataParams(_Frozen):
     features: tuple[str, ...] = Field(min_length=1, description="model inputs; a subset of the contract's columns")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     na_values: tuple[str, ...] = ("", "NA", "NaN")
+    # What runs the data gate: pandas on this machine (bounded chunks, ~10M rows), or Spark (a cluster).
+    engine: Literal["pandas", "spark"] = "pandas"
+    spark: SparkParams = SparkParams()
 
 
 class MissingParams(_Frozen):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +57,19 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "dvc.lock differs after `dvc repro` of a clean copy: run `dvc repro` and commit dvc.lock"
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session (JVM) for the whole test session, built by the gate's own code: every Spark test
+    and every in-process `pipeline validate` on the Spark engine reuses it. Skipped only without Java."""
+    if shutil.which("java") is None:
+        pytest.skip("no Java on PATH: the Spark engine's tests need Java 17+ (apt-get install openjdk-17-jre-headless)")
+    from pipeline import spark_engine
+    from pipeline.params import SparkParams
+
+    # Two cores at most and a small driver: the CI machine is shared. Two shuffle partitions for tiny tables.
+    params = SparkParams(master="local[2]", conf={"spark.driver.memory": "768m", "spark.sql.shuffle.partitions": 2})
+    session = spark_engine.session(spark_engine.SparkSettings.from_params(params, env={}))
+    yield session
+    session.stop()
