@@ -161,18 +161,25 @@ def _watcher(ctx: Context, app: str) -> Callable[[Deployer, DeployRecord], objec
     return lambda deployer, record: deployer.watch(record, run, seconds)
 
 
-def _deploy(ctx: Context) -> Outcome:
-    # The image must serve the model this checkout's pipeline produced (models/model.json).
-    target, deployer, meta = _setup(ctx, expect_model=True)
-    record = _record(ctx, "deploy", ctx.args.app, target, meta)
-    watching = _watcher(ctx, ctx.args.app)
+def _release_then_watch(ctx: Context, deployer: Deployer, record: DeployRecord,
+                        release: Callable[[], object]) -> Outcome:
+    """Deploy and promote alike: release, then the watch window when `--watch` asks for one."""
+    watching = _watcher(ctx, record.app)  # its source is checked before anything is released
 
     def operation() -> None:
-        deployer.deploy(record, ctx.args.image, ctx.args.release_image)
+        release()
         if watching:
             watching(deployer, record)
 
     return _run(ctx, deployer, record, operation)
+
+
+def _deploy(ctx: Context) -> Outcome:
+    # The image must serve the model this checkout's pipeline produced (models/model.json).
+    target, deployer, meta = _setup(ctx, expect_model=True)
+    record = _record(ctx, "deploy", ctx.args.app, target, meta)
+    return _release_then_watch(ctx, deployer, record,
+                               lambda: deployer.deploy(record, ctx.args.image, ctx.args.release_image))
 
 
 def _run(ctx: Context, deployer: Deployer, record: DeployRecord, operation: Callable[[], object]) -> Outcome:
@@ -223,14 +230,8 @@ def _promote(ctx: Context) -> Outcome:
     digests = _digests_from(ctx)
     record = _record(ctx, "promote", ctx.args.app, target, meta)
     record.model_sha256 = None  # filled from what the promoted app reports
-    watching = _watcher(ctx, ctx.args.app)
-
-    def operation() -> None:
-        deployer.promote(record, ctx.args.source, digests, ctx.args.process_types)
-        if watching:
-            watching(deployer, record)
-
-    return _run(ctx, deployer, record, operation)
+    return _release_then_watch(ctx, deployer, record,
+                               lambda: deployer.promote(record, ctx.args.source, digests, ctx.args.process_types))
 
 
 def _rollback(ctx: Context) -> Outcome:

@@ -33,7 +33,7 @@ from pydantic import SecretStr
 from model_server.safe_load import ParseError, load_json
 from pipeline.errors import ConfigError, ExternalError
 from pipeline.gates.verdict import Verdict
-from pipeline.gates.watch import Scrape, Window, judge
+from pipeline.gates.watch import Scrape, Window, judge, window
 from pipeline.params import WatchParams
 from pipeline.retry import RETRY_STATUS, Backoff, retrying
 
@@ -79,15 +79,12 @@ def _bounded_get(http: requests.Session, url: str, what: str, limit: int, timeou
         raise _Unreadable(f"{what} is unreachable ({type(exc).__name__})") from None
 
 
-def _retried(read: Callable[[], Any], what: str, remaining: Callable[[], float] | None = None) -> Any:
+def _retried(read: Callable[[], bytes]) -> bytes:
     try:
-        for attempt in retrying(_BACKOFF, retry=tenacity.retry_if_exception_type(_Unreadable), log=log,
-                                remaining=remaining):
-            with attempt:
-                return read()
+        body: bytes = retrying(_BACKOFF, retry=tenacity.retry_if_exception_type(_Unreadable), log=log)(read)
     except _Unreadable as exc:
         raise WatchBlind(f"{exc} after {_BACKOFF.max_attempts} attempts") from None
-    raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
+    return body
 
 
 class MetricsSource(Protocol):
@@ -160,7 +157,7 @@ class AppMetrics:
     def __init__(self, web_url: str, route: str, timeout: float = 10.0, token: SecretStr | None = None) -> None:
         self.url = web_url.rstrip("/") + "/metrics"
         self.route, self.timeout = route, timeout
-        self.description = f"{public(self.url)}"
+        self.description = public(self.url)
         self.http = requests.Session()
         if token is not None:  # the app's METRICS_TOKEN: /metrics then wants it as a Bearer token
             self.http.auth = _Bearer(token)
@@ -171,7 +168,7 @@ class AppMetrics:
 
     def _scrape(self) -> Scrape:
         what = public(self.url)
-        body = _retried(lambda: _bounded_get(self.http, self.url, what, MAX_METRICS_BYTES, self.timeout), what)
+        body = _retried(lambda: _bounded_get(self.http, self.url, what, MAX_METRICS_BYTES, self.timeout))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -185,8 +182,6 @@ class AppMetrics:
         self._first = self._scrape()
 
     def read(self) -> Window:
-        from pipeline.gates.watch import window
-
         latest = self._scrape()
         first = self._first or latest
         return window(first, latest)
@@ -212,7 +207,7 @@ class PrometheusMetrics:
         what = f"Prometheus {public(self.url)}"
         endpoint = self.url.rstrip("/") + "/api/v1/query"
         body = _retried(lambda: _bounded_get(self.http, endpoint, what, MAX_QUERY_BYTES, self.timeout,
-                                             params={"query": promql}), what)
+                                             params={"query": promql}))
         try:
             answer = load_json(body, max_bytes=MAX_QUERY_BYTES)
         except ParseError as exc:
