@@ -28,14 +28,14 @@ DASHBOARD = MONITORING / "grafana" / "dashboards" / "model-serving.json"
 RATE_INTERVAL = "1m"
 
 
-def require(tool: str) -> str:
+def require(tool: str, tests: str = "the monitoring tests") -> str:
     """The path of Debian's `prometheus` or `promtool`; without it the one policy for missing machinery applies
     (tests/conftest.py: a failure under CI=true, where `make engine` installs it; elsewhere a skip with the fix)."""
     from tests.conftest import engine_unavailable
 
     path = shutil.which(tool)
     if path is None:
-        engine_unavailable(f"{tool} not found on PATH (Debian's prometheus package)", "the monitoring tests")
+        engine_unavailable(f"{tool} not found on PATH (Debian's prometheus package)", tests)
     return path
 
 
@@ -45,7 +45,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+    """Until `url` answers 200; RuntimeError if `proc` exits first or `seconds` pass."""
     deadline = time.monotonic() + seconds
     while True:
         if proc.poll() is not None:
@@ -53,17 +54,18 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, seconds: float = 6
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused or slow while starting: try again until the deadline
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} not ready at {url} in {seconds:.0f} s")
         time.sleep(0.2)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
     proc.terminate()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -81,10 +83,10 @@ def model_server(model_dir: Path, contract: Path, **env: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{url}/ready", proc, "the model server")
+        wait_ready(f"{url}/ready", proc, "the model server")
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @contextmanager
@@ -112,10 +114,10 @@ def prometheus(targets: list[str], rules: Path | None = RULES, interval: str = "
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{url}/-/ready", proc, "prometheus")
+        wait_ready(f"{url}/-/ready", proc, "prometheus")
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

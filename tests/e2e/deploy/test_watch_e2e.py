@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import engine_unavailable
+from tests.monitoring_stack import free_port, require, stop_process, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +46,6 @@ ROOT = Path(__file__).resolve().parents[3]
 TEST_WATCH = {"scrape_interval_seconds": 1.0, "min_requests": 10, "min_drift_records": 300}
 RATE = 25.0  # requests per second from the load generator: modest, two cores are shared
 WINDOW = 12  # seconds of each watch window
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Prometheus:
@@ -76,16 +69,11 @@ class Prometheus:
              f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
-        give_up = time.monotonic() + 30
-        while time.monotonic() < give_up:
-            try:
-                if requests.get(self.url + "/-/ready", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"prometheus did not get ready: {(home / 'prometheus.log').read_text()[-2000:]}")
+        try:
+            wait_ready(self.url + "/-/ready", self.process, "prometheus", seconds=30)
+        except RuntimeError as exc:
+            self.stop()
+            raise AssertionError(f"{exc}: {(home / 'prometheus.log').read_text()[-2000:]}") from None
 
     def _write_targets(self) -> None:
         groups = [{"targets": [address], "labels": {"job": app}} for app, address in self.targets.items()]
@@ -98,19 +86,13 @@ class Prometheus:
         self._write_targets()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=10)
         self.log.close()
 
 
 @pytest.fixture(scope="module")
 def prometheus() -> Iterator[Prometheus]:
-    if shutil.which("prometheus") is None:
-        engine_unavailable("no prometheus binary (Debian's `prometheus` package)", "the watch-window tests")
+    require("prometheus", "the watch-window tests")
     home = Path(tempfile.mkdtemp(prefix="watch-prometheus-"))
     server = Prometheus(home)
     yield server
@@ -327,8 +309,7 @@ def test_drifted_traffic_rolls_back_and_the_old_release_serves(
 def test_a_prometheus_that_dies_mid_window_rolls_back_and_exits_4(
     cli, make_app, platform, images, standin_root, tmp_path
 ):
-    if shutil.which("prometheus") is None:
-        engine_unavailable("no prometheus binary (Debian's `prometheus` package)", "the watch-window tests")
+    require("prometheus", "the watch-window tests")
     home = Path(tempfile.mkdtemp(prefix="watch-prometheus-dying-"))
     dying = Prometheus(home)  # its own server: this test stops it
     app = make_app("blind")
