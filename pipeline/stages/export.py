@@ -15,9 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from model_server.contract import DataContract, load_contract
+from model_server.contract import DataContract, load_contract, read_suite
 from model_server.model_meta import ServingMeta
-from model_server.safe_load import load_json, read_or_none
 from model_server.served_model import FORMAT, MISSING_STRING
 from pipeline import drift_reference, onnx_export
 from pipeline import model as model_io
@@ -44,11 +43,7 @@ def run(params: Params, paths: Paths) -> ServingMeta:
         if not split.is_file():
             raise DataError(f"{paths.rel(split)}: prepared data not found; run `dvc repro prepare` first")
         frames.append(pd.read_parquet(split, columns=loaded.features))
-    suite_path = paths.root / params.gates.data.drift_suite
-    suite = read_or_none(suite_path, load_json)
-    if not isinstance(suite, dict):
-        raise DataError(f"{params.gates.data.drift_suite}: drift suite missing or unreadable; run `pipeline profile`, "
-                        "review and commit it")
+    suite = read_suite(paths.root / params.gates.data.drift_suite)
     return export(loaded, contract, pd.concat(frames, ignore_index=True),
                   [paths.rel(paths.train), paths.rel(paths.test)], paths.onnx_model, paths.serving_meta,
                   source=paths.rel(paths.model),
