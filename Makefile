@@ -22,11 +22,23 @@ help: ## show this help
 # fresh venv took 2 min 41 s with pip, 47 s with uv from a cold cache and 32 s warm; uv hard-links from its cache, so
 # every workflow job of the test tier (tests/e2e/workflows) gets its own venv in seconds and without 1.5 GB of
 # copies. UV_SYSTEM_CERTS: trust what the machine trusts (proxies that intercept TLS), as pip does.
+#
+# Three locked packages ship only as sdists (pyspark among them). Where the package index answers without HTTP
+# cache headers (a proxy or mirror), uv builds each again on every install and keeps every build: 1.3 GB of sources
+# and unpacked wheel per venv for pyspark alone, so the workflow tier's dozen `make install`s filled a CI disk. pip
+# builds their wheels once into WHEELS (in a temporary directory, then moved: jobs running side by side never read
+# half a file); uv installs those wheels. tests/e2e/workflows checks that the jobs' installs build no sdist.
+WHEELS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mlops-ci/wheels
+SDIST_PINS := $(shell grep -E '^(pyspark|antlr4-python3-runtime|www-authenticate)==' requirements/lock.txt)
+WHEELS_STAMP := $(WHEELS)/.built-$(shell echo '$(SDIST_PINS)' | sha256sum | cut -c1-16)
 $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt uv
+	@test -e $(WHEELS_STAMP) || { mkdir -p $(WHEELS) && tmp=$$(mktemp -d $(WHEELS)/.build.XXXXXX) && \
+	  $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w $$tmp $(SDIST_PINS) && \
+	  mv $$tmp/*.whl $(WHEELS)/ && touch $(WHEELS_STAMP); status=$$?; rm -rf $$tmp; exit $$status; }
 	VIRTUAL_ENV=$(abspath $(VENV)) UV_SYSTEM_CERTS=1 $(BIN)/uv pip install --quiet --python $(BIN)/python \
-	  -c requirements/lock.txt -e '.[dev]'
+	  --find-links $(WHEELS) -c requirements/lock.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv (if missing) and install the project with its locked dependencies

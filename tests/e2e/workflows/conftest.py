@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import engine_unavailable
-from tests.e2e.workflows.harness import ACT, REPOSITORY, Act, make_repository
+from tests.e2e.workflows.harness import ACT, REPOSITORY, Act, make_repository, sdist_builds
 from tests.github_standin import TOKEN, GitHubStandIn
 
 # The stand-in base image `make engine` builds (Debian's Python 3.11 trusting this machine's CA); a user's
@@ -47,6 +47,12 @@ def engine() -> None:
         _unavailable("no local/python-base:3.11-ca image")
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdist_builds_before() -> set[str]:
+    """uv's source builds before the tier's first job (the last test of the tier compares)."""
+    return sdist_builds()
 
 
 @pytest.fixture(scope="session")

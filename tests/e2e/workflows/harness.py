@@ -132,6 +132,17 @@ class Act:
         return ActRun(result.returncode, result.stdout + result.stderr, artifacts, run_dir / "act")
 
 
+def sdist_builds() -> set[str]:
+    """The builds of index packages from source in uv's cache, one directory each (pypi/<name>/<version>/<build>).
+
+    Every workflow job runs `make install` in its own workspace; where uv rebuilds an sdist per job (pyspark: 1.3 GB
+    each) the tier fills a CI disk, so the Makefile hands uv prebuilt wheels and the tier checks none was built.
+    """
+    out = subprocess.run([str(BIN / "uv"), "cache", "dir"], capture_output=True, text=True, check=True, timeout=30)
+    cache = Path(out.stdout.strip())
+    return {str(build.relative_to(cache)) for build in cache.glob("sdists-*/pypi/*/*/*") if build.is_dir()}
+
+
 def pull_request_event(number: int, head_sha: str, *, head_repo: str = REPOSITORY,
                        branch: str = "feature") -> dict[str, Any]:
     repo = {"full_name": REPOSITORY, "default_branch": "main", "fork": False}

@@ -20,6 +20,7 @@ from tests.e2e.workflows.harness import (
     ActRun,
     git,
     pull_request_event,
+    sdist_builds,
     workflow_run_event,
 )
 from tests.github_standin import GitHubStandIn
@@ -142,3 +143,10 @@ def test_a_pull_request_from_a_fork_is_commented_by_the_base_repository(
     result = comment_on(act, github, repository, fork_report, sha, "success", head_repo="contributor/octo-model")
     assert result.returncode == 0, result.tail()
     assert len(github.state.comments[8]) == 1 and MARKER in github.state.comments[8][0]["body"]
+
+
+def test_the_jobs_installs_built_no_sdist(sdist_builds_before: set[str]) -> None:
+    # The last test of the tier: every job above ran `make install` in its own workspace.
+    built = sorted(sdist_builds() - sdist_builds_before)
+    assert not built, (f"the workflow jobs' installs built {built} from source: add the package to the Makefile's "
+                       "SDIST_PINS so pip builds its wheel once into WHEELS")
