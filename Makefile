@@ -39,6 +39,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	  mv $$tmp/*.whl $(WHEELS)/ && touch $(WHEELS_STAMP); status=$$?; rm -rf $$tmp; exit $$status; }
 	VIRTUAL_ENV=$(abspath $(VENV)) UV_SYSTEM_CERTS=1 $(BIN)/uv pip install --quiet --python $(BIN)/python \
 	  --find-links $(WHEELS) -c requirements/lock.txt -e '.[dev]'
+	@# Every Python of the venv bounds what DVC parses: a bare `dvc repro` refuses an alias bomb (pipeline/dvc_guard.py).
+	$(BIN)/python -c 'from pipeline.dvc_guard import write_pth; write_pth()'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv (if missing) and install the project with its locked dependencies

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import reprlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,9 @@ MAX_LISTED = 3
 _INVISIBLE = " \t\ufeff\u200b\u00a0"
 # Integers beyond 2**53 are not exact as float64 and overflow int64 past 2**63: no count or measurement is that big.
 _MAX_EXACT_INT = 2**53
+# A bad value is quoted in the one-line error, but a 200 KB field must not become a 200 KB line.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
 
 
 def require_columns(params: Params, contract: DataContract) -> None:
@@ -129,7 +133,7 @@ def _coerce(frame: pd.DataFrame, contract: DataContract, where: str) -> pd.DataF
         if bad.any():
             first = bad.idxmax()
             raise DataError(
-                f"{where}:{int(first) + 2}: column {col.name!r} expects {col.dtype}, got {raw[first]!r} "
+                f"{where}:{int(first) + 2}: column {col.name!r} expects {col.dtype}, got {_SHOWN.repr(raw[first])} "
                 f"({int(bad.sum())} such values); fix the values or the type in {contract.source}"
             )
         if col.is_integer and values.notna().all():
@@ -137,13 +141,15 @@ def _coerce(frame: pd.DataFrame, contract: DataContract, where: str) -> pd.DataF
             if huge.any():
                 first = huge.idxmax()
                 raise DataError(
-                    f"{where}:{int(first) + 2}: column {col.name!r} expects whole numbers, got {raw[first]!r}, "
+                    f"{where}:{int(first) + 2}: column {col.name!r} expects whole numbers, "
+                    f"got {_SHOWN.repr(raw[first])}, "
                     f"which is beyond {_MAX_EXACT_INT}; fix the value"
                 )
             if (values % 1 != 0).any():
                 first = (values % 1 != 0).idxmax()
                 raise DataError(
-                    f"{where}:{int(first) + 2}: column {col.name!r} expects whole numbers, got {raw[first]!r}"
+                    f"{where}:{int(first) + 2}: column {col.name!r} expects whole numbers, "
+                    f"got {_SHOWN.repr(raw[first])}"
                 )
             values = values.astype("int64")
         else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import yaml
 
 from tests.conftest import BIN, REPO
 from tests.integration.conftest import STAGES, digest, ran, sh
+from tests.integration.test_bad_inputs import _bomb
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +107,40 @@ def test_bad_data_stops_the_dag_before_training(repo: Path) -> None:
     assert "column 'island'" in result.stderr and "'Atlantis'" in result.stderr
     assert (digest(model), digest(metrics)) == before
 
+
+
+def _params_bombs() -> list[tuple[str, str]]:
+    text = (REPO / "params.yaml").read_text(encoding="utf-8")
+    return [
+        (_bomb() + text, "line 7: expands to more than 2000000 values once its aliases are resolved"),
+        (text.replace("  features: [island", "  features: *a8\n  old_features: [island").replace(
+            "data:\n", _bomb() + "data:\n", 1), "expands to more than 2000000 values"),
+        ("a: " + "[" * 50_000 + "]" * 50_000 + "\n" + text, "line 1: nested more than 64 levels deep"),
+        ("a: &a [*a]\n" + text, "a recursive alias"),
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), _params_bombs(),
+                         ids=["alias_bomb", "alias_bomb_under_a_known_key", "deep_nesting", "recursive_alias"])
+def test_bare_dvc_repro_refuses_a_hostile_params_yaml_in_seconds(repo: Path, text: str, expected: str) -> None:
+    # No `pipeline check` in front: the venv's guard (pipeline/dvc_guard.py, installed by `make install`) bounds
+    # DVC's own parser. Without it DVC's templating context copies every alias and grows until killed.
+    params = repo / "params.yaml"
+    original = params.read_text(encoding="utf-8")
+    kept = {p: digest(repo / p) for p in ("models/model.skops", "models/model.onnx", "reports/metrics.json")}
+    try:
+        params.write_text(text, encoding="utf-8")
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
+        result = subprocess.run([str(BIN / "dvc"), "repro"], cwd=repo, env=env, capture_output=True, text=True,
+                                timeout=120)
+    finally:
+        params.write_text(original, encoding="utf-8")
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ERROR: unable to read: 'params.yaml', "), lines
+    assert expected in lines[0]
+    assert ran(result.stdout) == []
+    assert {p: digest(repo / p) for p in kept} == kept
 
 
 def test_make_run_writes_the_report_when_the_gate_fails_and_exits_non_zero(repo: Path) -> None:

@@ -72,3 +72,17 @@ def test_mutated_raw_csv_is_prepared_or_refused_with_one_line(
     # What passes is fit to train on: two or more classes, each in both splits.
     assert train[params.data.target].nunique() >= 2
     assert set(test[params.data.target]) <= set(train[params.data.target])
+
+
+def test_a_huge_bad_value_is_quoted_shortened(tmp_path: Path, params: Params) -> None:
+    # Found by the fuzz above: a long field in a numeric column was quoted whole, a 100 KB "one line".
+    header, first, *rest = GOOD.decode().splitlines()
+    fields = first.split(",")
+    fields[header.split(",").index("year")] = "x" * 100_000  # under the csv field limit (128 KiB)
+    path = tmp_path / "penguins.csv"
+    path.write_text("\n".join([header, ",".join(fields), *rest]) + "\n")
+    with pytest.raises(DataError) as raised:
+        prepare.read_raw(path, params, CONTRACT, "data/raw/penguins.csv")
+    message = str(raised.value)
+    assert message.startswith("data/raw/penguins.csv:2: column 'year' expects int64, got 'xxx") and "..." in message
+    assert len(message) < 300
