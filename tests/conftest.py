@@ -7,7 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -121,6 +124,43 @@ def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "pipeline"), "-C", str(root), *args], capture_output=True, text=True, env=env, timeout=600
     )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished command with what it cost: its own peak resident memory and wall time."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_mib: float
+    seconds: float
+
+
+def run_cli_measured(root: Path, *args: str, timeout: float = 300) -> Measured:
+    """run_cli, reaped with wait4 so the command's own peak RSS (ru_maxrss) is known, not the test session's.
+
+    Output goes to files, not pipes: nothing has to be read while the command runs, and no pipe can fill up.
+    """
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "GX_ANALYTICS_ENABLED": "False"}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen([str(BIN / "pipeline"), "-C", str(root), *args], stdout=out, stderr=err, env=env)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise AssertionError(f"pipeline {' '.join(args)} ran over {timeout:.0f} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, out.read(), err.read(), usage.ru_maxrss / 1024, seconds)
 
 
 @pytest.fixture(scope="session")

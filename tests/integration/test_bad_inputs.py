@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_measured
 from tests.unit.test_fuzz_raw_data import mutated_csv
 
 pytestmark = pytest.mark.integration
@@ -22,6 +22,11 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 PREPARED = ["data/prepared/train.parquet", "data/prepared/test.parquet"]
 PRESERVED = ["models/model.skops", "models/model.json", "reports/metrics.json", "reports/report.md",
              "reports/plots/confusion.png"]
+
+# Bounds per command of a fuzz case. On the good file the heaviest command (validate, GX) peaked at 339 MiB
+# and 10 s (measured here, 2026-12-06); a case over these bounds is a hostile input costing what it should not.
+CASE_MIB = 1536
+CASE_SECONDS = 300
 
 CASES = [
     # file, failing stage, exit code, substrings the one-line error must contain
@@ -279,8 +284,9 @@ def test_fuzzed_raw_data_through_the_cli_keeps_the_invariants(project: Path, dat
     point_source_at(project, source)
     before = fingerprint(project)
     for args in (("ingest",), ("prepare",), ("validate", "--no-docs"), ("train",)):
-        result = run_cli(project, *args)
+        result = run_cli_measured(project, *args, timeout=CASE_SECONDS)
         assert result.returncode in {0, 1, 3}, result.stderr
+        assert result.peak_mib < CASE_MIB, f"{args[0]} peaked at {result.peak_mib:.0f} MiB on a fuzzed file"
         if result.returncode != 0:
             assert_one_clean_line(result.stderr)
             assert fingerprint(project) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from model_server.safe_load import (
     read_json_object_or_none,
     read_or_none,
 )
+from pipeline import dvc_guard
 from pipeline.errors import ConfigError
 from pipeline.params import Params, load_params
 
@@ -122,6 +124,7 @@ def test_fuzzed_json_gives_a_value_or_a_parse_error(text: str) -> None:
 
 
 PARAMS_TEXT = (REPO / "params.yaml").read_text(encoding="utf-8")
+CASE_BYTES = 64 << 20
 
 
 @st.composite
@@ -156,12 +159,23 @@ def test_fuzzed_params_yaml_loads_or_fails_with_one_config_error_line(tmp_path_f
                                                                       text: str) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "params.yaml"
     path.write_text(text, encoding="utf-8")
+    # What DVC would be handed by the venv's guard (pipeline/dvc_guard.py) is bounded too: refused in one line, or
+    # small enough to build. Both within a memory bound per case (the real params.yaml needs well under 1 MiB).
+    tracemalloc.start()
     try:
-        params = load_params(path)
-    except ConfigError as exc:
-        message = str(exc)
-        assert message.startswith("params.yaml") and "\n" not in message
-        return
+        refused = dvc_guard.refusal(text)
+        assert refused is None or "\n" not in refused
+        try:
+            params = load_params(path)
+        except ConfigError as exc:
+            message = str(exc)
+            assert message.startswith("params.yaml") and "\n" not in message
+            return
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            assert peak < CASE_BYTES, f"{peak / 2**20:.0f} MiB for one params.yaml"
+    finally:
+        tracemalloc.stop()
     assert isinstance(params, Params)
     assert 0 <= params.train.seed < 2**32 and 0 <= params.prepare.seed < 2**32
 
