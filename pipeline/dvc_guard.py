@@ -9,8 +9,9 @@ So `make install` writes a `.pth` file into the project's venv (`write_pth`): ev
 import hook (pipeline/dvc_guard_boot.py). When DVC imports its YAML module, the hook wraps its one parser
 (`dvc.utils.serialize._yaml.parse_yaml`) with the project's bounded composer (model_server.safe_load): a document
 that would expand past `MAX_NODES` or nest past `MAX_DEPTH` becomes DVC's own parse error, naming the file and
-line, in well under a second. Documents that cannot expand (no alias) and do not nest deeply are passed through
-unread, so DVC's ordinary commands pay nothing. Outside this venv (a plain `pip install`), nothing changes.
+line, in well under a second. A document with no `*` (so no alias) and too few brackets or too little indentation
+to nest deeply is handed over after that substring check alone, so DVC's ordinary commands pay next to nothing.
+Outside this venv (DVC installed some other way), nothing changes.
 """
 
 from __future__ import annotations

@@ -147,7 +147,8 @@ def test_a_new_dataset_is_a_params_edit_and_dvc_tracks_its_source(tmp_path: Path
     source = root / "source/breast_cancer.csv"
     header, *rows = source.read_text().splitlines()
     source.write_text("\n".join([header, *rows[:-1]]) + "\n")  # the user's export lost a row
-    assert ran(sh(root, "dvc", "repro").stdout)[:2] == ["ingest", "prepare"]
+    # Up to prepare: ingest seeing the edit is the point, retraining on it would add half a minute.
+    assert ran(sh(root, "dvc", "repro", "prepare").stdout) == ["ingest", "prepare"]
     assert len((root / "data/raw/breast_cancer.csv").read_text().splitlines()) == len(rows)
 
 

@@ -62,12 +62,15 @@ def test_editing_the_source_csv_reruns_ingest(repo: Path) -> None:
     try:
         header, *rows = original.splitlines()
         source.write_text("\n".join([header, *rows[:-1]]) + "\n")
-        out = sh(repo, "dvc", "repro").stdout
-        assert ran(out)[:2] == ["ingest", "prepare"]
+        # Up to prepare only: what is proven is that ingest sees the edit; the stages after it would retrain twice.
+        out = sh(repo, "dvc", "repro", "prepare").stdout
+        assert ran(out) == ["ingest", "prepare"]
         assert (repo / "data/raw/penguins.csv").read_text().count("\n") == len(rows)
     finally:
         source.write_text(original)
-        sh(repo, "dvc", "repro")
+        sh(repo, "dvc", "repro", "prepare")
+    # The original data prepares the same bytes again, so nothing after prepare is out of date.
+    assert ran(sh(repo, "dvc", "repro").stdout) == []
 
 
 def test_changing_one_hyperparameter_reruns_only_train_onward(repo: Path) -> None:
