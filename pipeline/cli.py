@@ -14,14 +14,14 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.ci import github
-from pipeline.commands import ci, deploy, image, scan, serve, stages, track
+from pipeline.commands import ci, deploy, image, init, scan, serve, stages, track
 from pipeline.commands.base import Context, Register
 from pipeline.errors import GateFailed, PipelineError
 from pipeline.paths import Paths
 
 # Each module adds its own sub-commands; a new capability is one import and one entry here.
 COMMANDS: list[Register] = [
-    stages.register, serve.register, image.register, scan.register, deploy.register,
+    init.register, stages.register, serve.register, image.register, scan.register, deploy.register,
     ci.register, track.register,
 ]
 

@@ -1,5 +1,5 @@
-"""Datasets that scikit-learn ships (no network), turned into projects a user could have written:
-a CSV with the dataset's own column names, a data contract drafted from it and params.yaml pointing at it.
+"""Datasets that scikit-learn ships (no network), turned into projects as a user would make them: a CSV with the
+dataset's own column names, then `pipeline init` drafting the data contract and pointing params.yaml at it.
 
 Used by the dataset-matrix tests, so the pipeline is exercised on data other than the penguins.
 """
@@ -7,6 +7,7 @@ Used by the dataset-matrix tests, so the pipeline is exercised on data other tha
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 
 @dataclass(frozen=True)
@@ -82,45 +83,41 @@ def hostile(rows: int = 240, seed: int = 3) -> Dataset:
     return Dataset("hostile", frame, "outcome class")
 
 
-def draft_contract(ds: Dataset, suite_name: str = "data") -> dict[str, Any]:
-    """A GX suite from the data: columns in order, types, no nulls, ranges with a 10% margin, the
-    target's labels, row-count bounds."""
+def write_project(root: Path, ds: Dataset, **params_overrides: Any) -> Path:
+    """A project directory for `ds` made as the README tells a user to: the repository's dvc.yaml and params.yaml,
+    the dataset's CSV (kept outside data/, as a user's export would be), then `pipeline init` drafting the contract
+    and pointing params.yaml's data section at the CSV. A dataset init refuses (a regression target) gets the
+    contract a user would write by hand (`draft_by_hand`), so the later stages' own refusals can be tested."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "source").mkdir(exist_ok=True)
+    source = root / "source" / f"{ds.name}.csv"
+    ds.frame.to_csv(source, index=False)
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, root / name)
+    result = run_cli(root, "init", "--source", str(source), "--target", ds.target)
+    if result.returncode != 0:
+        assert "a regression target" in result.stderr, result.stderr
+        draft_by_hand(root, ds)
+    set_params(root, **params_overrides)
+    return root
+
+
+def draft_by_hand(root: Path, ds: Dataset) -> None:
+    """What `pipeline init` refuses to draft, written the way a user would: types, ranges, the data section."""
     expectations: list[dict[str, Any]] = [
         {"type": "expect_table_columns_to_match_ordered_list", "kwargs": {"column_list": list(ds.frame.columns)}},
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10, "max_value": 100_000}},
     ]
     for name in ds.frame.columns:
         col = ds.frame[name]
-        numeric = pd.api.types.is_numeric_dtype(col)
-        dtype = ("int64" if pd.api.types.is_integer_dtype(col) else "float64") if numeric else "str"
-        expectations.append({"type": "expect_column_values_to_be_of_type", "kwargs": {"column": name, "type_": dtype}})
-        expectations.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": name}})
-        if numeric:
-            lo, hi = float(col.min()), float(col.max())
-            margin = 0.1 * (hi - lo) or 1.0
-            expectations.append({"type": "expect_column_values_to_be_between",
-                                 "kwargs": {"column": name, "min_value": lo - margin, "max_value": hi + margin}})
-        else:
-            expectations.append({"type": "expect_column_values_to_be_in_set",
-                                 "kwargs": {"column": name, "value_set": sorted(map(str, col.unique()))}})
-    return {"name": suite_name, "meta": {}, "expectations": expectations}
-
-
-def write_project(root: Path, ds: Dataset, **params_overrides: Any) -> Path:
-    """A project directory for `ds`: dvc.yaml and params.yaml of the repo with the data section
-    pointed at the dataset's CSV (kept outside data/, as a user's export would be) and its contract."""
-    root.mkdir(parents=True, exist_ok=True)
+        expectations.append({"type": "expect_column_values_to_be_of_type", "kwargs": {"column": name,
+                             "type_": "int64" if pd.api.types.is_integer_dtype(col) else "float64"}})
+        expectations.append({"type": "expect_column_values_to_be_between",
+                             "kwargs": {"column": name, "min_value": float(col.min()), "max_value": float(col.max())}})
     (root / "gx" / "expectations").mkdir(parents=True, exist_ok=True)
-    (root / "source").mkdir(exist_ok=True)
-    ds.frame.to_csv(root / "source" / f"{ds.name}.csv", index=False)
-    (root / "gx" / "expectations" / "data.json").write_text(json.dumps(draft_contract(ds), indent=2))
-    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
-    params["data"].update(source=f"source/{ds.name}.csv", raw=f"data/raw/{ds.name}.csv", target=ds.target,
-                          features=ds.features)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    set_params(root, **params_overrides)
-    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text(encoding="utf-8"))
-    return root
+    suite = {"name": "data", "meta": {}, "expectations": expectations}
+    (root / "gx" / "expectations" / "data.json").write_text(json.dumps(suite, indent=2))
+    set_params(root, **{"data.source": f"source/{ds.name}.csv", "data.raw": f"data/raw/{ds.name}.csv",
+                        "data.target": ds.target, "data.features": ds.features})
 
 
 def set_params(root: Path, **params_overrides: Any) -> None:
