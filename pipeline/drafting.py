@@ -74,17 +74,17 @@ def draft_contract(frame: pd.DataFrame, target: str, suite_name: str = "data") -
     distinct = int(labels_seen.nunique())
     if distinct < 2:
         raise DataError(f"target {target!r} holds {distinct} class(es); a classifier needs at least two")
-    numeric_target = _dtype(frame[target]) != "str"
-    if numeric_target and (_dtype(frame[target]) == "float64" or (distinct > MAX_LABELS and distinct > len(frame) / 2)):
-        raise DataError(f"target {target!r} has {distinct} distinct numeric values in {len(frame)} rows, a regression "
-                        "target; this pipeline trains classifiers only: choose a categorical target (or bin it)")
     rows = len(frame)
+    target_dtype = _dtype(frame[target])
+    if target_dtype == "float64" or (target_dtype == "int64" and distinct > MAX_LABELS and distinct > rows / 2):
+        raise DataError(f"target {target!r} has {distinct} distinct numeric values in {rows} rows, a regression "
+                        "target; this pipeline trains classifiers only: choose a categorical target (or bin it)")
+    low, high = max(1, rows // 10), rows * 10
     expectations = [
         _expect("table_columns_to_match_ordered_list", column_list=columns),
-        _expect("table_row_count_to_be_between", min_value=max(1, rows // 10), max_value=rows * 10),
+        _expect("table_row_count_to_be_between", min_value=low, max_value=high),
     ]
-    notes = [f"row count between {max(1, rows // 10)} and {rows * 10} (the file has {rows}): set what a batch "
-             "of yours may hold"]
+    notes = [f"row count between {low} and {high} (the file has {rows}): set what a batch of yours may hold"]
     if not frame.duplicated().any():
         expectations.append(_expect("compound_columns_to_be_unique", column_list=columns))
         notes.append("no duplicated rows: a repeated row will fail the gate (remove that expectation if "

@@ -84,9 +84,7 @@ def _init(ctx: Context) -> Outcome:
     from pipeline.params import load_params
 
     root, args = ctx.paths.root, ctx.args
-    source = Path(args.source).expanduser()
-    source = source if source.is_absolute() else (Path.cwd() / source)
-    source = source.resolve()
+    source = Path(args.source).expanduser().resolve()  # a relative path is the current directory's
     where = args.source
     if len(args.delimiter) != 1:
         raise ConfigError(f"--delimiter must be one character, got {args.delimiter!r}")

@@ -9,12 +9,7 @@ import pytest
 
 from pipeline import dvc_guard
 from tests.conftest import BIN, REPO
-
-
-def _bomb(levels: int) -> str:
-    lines = ["x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    lines += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
-    return "\n".join(lines) + "\n"
+from tests.unit.test_safe_load import billion_laughs
 
 
 @pytest.mark.parametrize("name", ["params.yaml", "dvc.yaml", "dvc.lock", "scan-policy.yaml"])
@@ -24,11 +19,11 @@ def test_the_projects_own_files_pass(name: str) -> None:
 
 def test_globs_and_a_few_aliases_pass() -> None:
     assert dvc_guard.refusal("outs:\n  - data/*.csv\n") is None
-    assert dvc_guard.refusal(_bomb(5)) is None  # 10**5 values: large, but DVC can build it
+    assert dvc_guard.refusal(billion_laughs(5, width=10)) is None  # 10**5 values: large, but DVC can build it
 
 
 def test_an_alias_bomb_is_refused_with_its_line() -> None:
-    problem = dvc_guard.refusal("seed: 1\n" + _bomb(9))
+    problem = dvc_guard.refusal("seed: 1\n" + billion_laughs(9, width=10))
     assert problem is not None
     assert problem.startswith("line 8: expands to more than 2000000 values") and "alias bomb" in problem
 
@@ -54,7 +49,7 @@ def test_the_venvs_python_guards_dvcs_parser_at_start() -> None:
 def test_a_bomb_through_dvcs_own_loader_is_dvcs_parse_error(tmp_path: Path) -> None:
     from dvc.utils.serialize import YAMLError, load_yaml
 
-    (tmp_path / "params.yaml").write_text(_bomb(9), encoding="utf-8")
+    (tmp_path / "params.yaml").write_text(billion_laughs(9, width=10), encoding="utf-8")
     with pytest.raises(YAMLError, match=r"unable to read: '.*params\.yaml', line 7: expands to more than"):
         load_yaml(str(tmp_path / "params.yaml"))
 
